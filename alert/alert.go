@@ -1,0 +1,107 @@
+// Package alert holds alertbridge's domain: alerts, their severities, types and
+// statuses, and the rules for what makes an alert well-formed. It imports
+// nothing else of ours, so every other package can depend on it.
+package alert
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Alert is a detection alert as alertbridge stores and emits it. The JSON
+// names of the first block are the Panther destination schema, so an alert
+// received from Panther can be forwarded unchanged.
+type Alert struct {
+	ID          string          `json:"id"` // the detection (rule) that raised it
+	AlertID     string          `json:"alertId"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	Severity    Severity        `json:"severity"`
+	Type        Type            `json:"type"`
+	Link        string          `json:"link,omitempty"`
+	Title       string          `json:"title"`
+	Name        string          `json:"name,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Runbook     string          `json:"runbook,omitempty"`
+	Tags        []string        `json:"tags"`
+	Version     string          `json:"version,omitempty"`
+	Context     json.RawMessage `json:"alertContext,omitempty"`
+	LogTypes    []string        `json:"logTypes,omitempty"`
+
+	// Routing inputs. Destinations is a generated list (from the sender or a
+	// rule's destinations()); DestinationOverride is a detection's static
+	// list; StaticSeverity is a detection's configured severity when its
+	// severity() function generated Severity.
+	Destinations        []string `json:"destinations,omitempty"`
+	DestinationOverride []string `json:"destinationOverride,omitempty"`
+	StaticSeverity      Severity `json:"staticSeverity,omitempty"`
+
+	Detection *Detection `json:"detection,omitempty"`
+	Source    Source     `json:"source"`
+
+	Status    Status    `json:"status"`
+	Assignee  string    `json:"assignee,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Detection holds the facts about an alert raised by alertbridge's own rules.
+type Detection struct {
+	MatchCount int       `json:"matchCount"`
+	FirstSeen  time.Time `json:"firstSeen"`
+	LastSeen   time.Time `json:"lastSeen"`
+	Dedup      string    `json:"dedup,omitempty"`
+}
+
+// Source says how an alert reached alertbridge.
+type Source string
+
+const (
+	SourceAPI          Source = "api"
+	SourceAlertmanager Source = "alertmanager"
+	SourceDetection    Source = "detection"
+	SourceSystem       Source = "system"
+	SourceTest         Source = "test"
+)
+
+// Comment is a remark on an alert, written through the API or mirrored from
+// an external system.
+type Comment struct {
+	ID        int64     `json:"id"`
+	AlertID   string    `json:"alertId"`
+	Author    string    `json:"author"`
+	Body      string    `json:"body"` // Markdown
+	Origin    string    `json:"origin"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Event is one entry on an alert's timeline: who did what, and when.
+type Event struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Timeline actions.
+const (
+	ActionCreated         = "created"
+	ActionRouted          = "routed"
+	ActionUnrouted        = "unrouted"
+	ActionStatusChanged   = "status_changed"
+	ActionAssigneeChanged = "assignee_changed"
+	ActionCommented       = "commented"
+	ActionDispatched      = "dispatched"
+	ActionDelivered       = "delivered"
+	ActionDeliveryFailed  = "delivery_failed"
+	ActionReopened        = "reopened"
+)
+
+// Issue is an alert's counterpart in an external tracker, such as a Jira
+// issue created for it by one destination.
+type Issue struct {
+	Destination string `json:"destination"`
+	Key         string `json:"key"`
+	ID          string `json:"id,omitempty"`
+	URL         string `json:"url"`
+	Status      string `json:"status,omitempty"`
+}

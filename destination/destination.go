@@ -1,0 +1,90 @@
+// Package destination defines what every alert destination implements, and
+// the small vocabulary a destination uses to tell the delivery worker whether
+// a failure is worth retrying. Retry decisions are made in one place, the
+// worker in package delivery; destinations only classify their errors.
+package destination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alertbridge/alertbridge/alert"
+)
+
+// Notifier delivers alerts to one configured destination.
+//
+// Notify must be safe for concurrent use. It is called at least once per
+// delivery; a Notifier that creates external objects must use Notification.Issue
+// and its own markers so that a repeated call does not create a second one.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) (Receipt, error)
+}
+
+// Notification is one attempt at one delivery.
+type Notification struct {
+	Alert      *alert.Alert
+	DeliveryID int64
+	Attempt    int  // 1 on the first attempt
+	Test       bool // a test alert sent on request; it is not stored
+	// Issue is the external issue already linked to this alert and
+	// destination, if there is one.
+	Issue *alert.Issue
+}
+
+// Receipt is what a successful delivery produced.
+type Receipt struct {
+	// Issue is the external issue created or found, recorded on the alert in
+	// the same transaction that completes the delivery.
+	Issue *alert.Issue
+	// Detail is a short human-readable note for the alert's timeline.
+	Detail string
+}
+
+// permanentError marks a failure that will not go away by retrying.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying (bad credentials, a rejected
+// payload): the delivery fails at once with err as its last error.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// RetryAfterError asks for the delivery to be tried again after Delay without
+// counting the attempt, as a rate limit's Retry-After asks.
+type RetryAfterError struct {
+	Delay time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.Delay)
+}
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter wraps err with a delay before the next attempt.
+func RetryAfter(err error, d time.Duration) error {
+	return &RetryAfterError{Delay: d, Err: err}
+}
+
+// RetryDelay returns the delay asked for by a RetryAfter error in err's chain.
+func RetryDelay(err error) (time.Duration, bool) {
+	var r *RetryAfterError
+	if errors.As(err, &r) {
+		return r.Delay, true
+	}
+	return 0, false
+}
