@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+type postgresStore struct {
+	pool *pgxpool.Pool
+}
+
+func openPostgres(ctx context.Context, url string) (Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's parse error can quote the URL, password included.
+		return nil, fmt.Errorf("open postgres %s: invalid URL", redactURL(url))
+	}
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
+	}
+	s := &postgresStore{pool: pool}
+	if err := s.InTx(ctx, func(t Tx) error { return migrate(ctx, t, "postgres") }); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
+	}
+	return s, nil
+}
+
+func (s *postgresStore) Driver() string                 { return "postgres" }
+func (s *postgresStore) Handle() any                    { return s.pool }
+func (s *postgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+func (s *postgresStore) Close() error                   { s.pool.Close(); return nil }
+
+func (s *postgresStore) InTx(ctx context.Context, fn func(Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{}, fn)
+}
+
+func (s *postgresStore) View(ctx context.Context, fn func(Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx) error) error {
+	pgTx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &tx{
+		q:         pgxQuerier{pgTx},
+		raw:       pgTx,
+		forUpdate: " FOR UPDATE",
+		lock: func(ctx context.Context, key int64) error {
+			_, err := pgTx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key)
+			return err
+		},
+	}
+	if err := fn(t); err != nil {
+		_ = pgTx.Rollback(ctx)
+		return err
+	}
+	if err := pgTx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

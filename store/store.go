@@ -1,0 +1,152 @@
+// Package store persists alerts, their timelines, comments, deliveries and
+// linked issues. One implementation serves both SQLite and PostgreSQL: the
+// SQL is written once and the few differences (placeholders, locking, pools)
+// live in a dialect.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alertbridge/alertbridge/alert"
+)
+
+// ErrNotFound is returned when the alert, delivery or issue asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the database. Writes happen in InTx; View reads a consistent
+// snapshot without taking the writer.
+type Store interface {
+	InTx(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+	// Driver is "sqlite" or "postgres".
+	Driver() string
+	// Handle is the pool the durable queue shares: a *sql.DB on SQLite, a
+	// *pgxpool.Pool on PostgreSQL.
+	Handle() any
+}
+
+// Tx is one transaction. Every method returns errors wrapped with what failed.
+type Tx interface {
+	// InsertAlert stores a new alert; it reports false, and changes nothing,
+	// when an alert with the same alertId exists.
+	InsertAlert(ctx context.Context, a *alert.Alert) (bool, error)
+	GetAlert(ctx context.Context, alertID string) (*alert.Alert, error)
+	// LockAlert reads an alert and holds it against concurrent writers until
+	// the transaction ends.
+	LockAlert(ctx context.Context, alertID string) (*alert.Alert, error)
+	UpdateAlertState(ctx context.Context, a *alert.Alert) error
+	ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, string, error)
+
+	AddEvent(ctx context.Context, alertID string, e alert.Event) error
+	ListEvents(ctx context.Context, alertID string) ([]alert.Event, error)
+	AddComment(ctx context.Context, c *alert.Comment) error
+	ListComments(ctx context.Context, alertID string) ([]alert.Comment, error)
+
+	InsertDelivery(ctx context.Context, d *Delivery) error
+	GetDelivery(ctx context.Context, id int64) (*Delivery, error)
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+	ListDeliveries(ctx context.Context, alertID string) ([]Delivery, error)
+	CountDeliveries(ctx context.Context) (map[DeliveryState]int, error)
+
+	UpsertIssue(ctx context.Context, alertID string, is alert.Issue) error
+	GetIssue(ctx context.Context, alertID, destination string) (*alert.Issue, error)
+	ListIssues(ctx context.Context, alertID string) ([]alert.Issue, error)
+
+	RecordDestinationResult(ctx context.Context, name string, at time.Time, deliveryErr string) error
+	DestinationHealth(ctx context.Context) (map[string]Health, error)
+
+	GetCheckpoint(ctx context.Context, name string) (string, error)
+	PutCheckpoint(ctx context.Context, name, value string, at time.Time) error
+
+	// AdvisoryLock serialises a critical section (migrations) across
+	// replicas until the transaction ends. On SQLite the single writer
+	// already does.
+	AdvisoryLock(ctx context.Context, key int64) error
+	// Raw is the driver's transaction (*sql.Tx or pgx.Tx), so the queue can
+	// insert its jobs in the same transaction.
+	Raw() any
+}
+
+// DeliveryState is where one delivery of an alert to a destination stands.
+type DeliveryState string
+
+const (
+	DeliveryPending   DeliveryState = "pending"
+	DeliveryRetrying  DeliveryState = "retrying"
+	DeliveryDelivered DeliveryState = "delivered"
+	DeliveryFailed    DeliveryState = "failed"
+)
+
+// Delivery is one alert on its way to one destination.
+type Delivery struct {
+	ID          int64         `json:"id"`
+	AlertID     string        `json:"alertId"`
+	Destination string        `json:"destination"`
+	Reason      string        `json:"reason"` // routed, manual, or reopened
+	State       DeliveryState `json:"state"`
+	Attempts    int           `json:"attempts"`
+	LastError   string        `json:"lastError"`
+	CreatedAt   time.Time     `json:"createdAt"`
+	UpdatedAt   time.Time     `json:"updatedAt"`
+}
+
+// Health is a destination's most recent outcomes.
+type Health struct {
+	LastSuccess time.Time
+	LastErrorAt time.Time
+	LastError   string
+}
+
+// ListQuery filters and pages the alert list, newest first.
+type ListQuery struct {
+	Status   alert.Status
+	Severity alert.Severity
+	Limit    int
+	Cursor   string
+}
+
+// Open connects to the database a storage URL names and applies migrations.
+func Open(ctx context.Context, url string) (Store, error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return openPostgres(ctx, url)
+	default:
+		return nil, fmt.Errorf("open store: unsupported storage URL scheme in %q", redactURL(url))
+	}
+}
+
+// redactURL drops a password from a URL before it goes into an error.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	creds := u[scheme+3 : at]
+	if user, _, ok := strings.Cut(creds, ":"); ok {
+		return u[:scheme+3] + user + ":xxxxx" + u[at:]
+	}
+	return u
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}

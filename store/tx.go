@@ -1,0 +1,409 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alertbridge/alertbridge/alert"
+)
+
+// tx implements Tx once for both dialects.
+type tx struct {
+	q   querier
+	raw any
+	// forUpdate is appended to a select that locks rows; empty on SQLite,
+	// whose writer transaction already excludes every other writer.
+	forUpdate string
+	lock      func(ctx context.Context, key int64) error
+}
+
+func (t *tx) Raw() any { return t.raw }
+
+func (t *tx) AdvisoryLock(ctx context.Context, key int64) error {
+	if t.lock == nil {
+		return nil
+	}
+	return t.lock(ctx, key)
+}
+
+// alertBody is the stored JSON of an alert: everything but the mutable
+// state, which has columns of its own.
+type alertBody alert.Alert
+
+func (t *tx) InsertAlert(ctx context.Context, a *alert.Alert) (bool, error) {
+	body, err := json.Marshal((*alertBody)(a))
+	if err != nil {
+		return false, fmt.Errorf("insert alert %s: encode: %w", a.AlertID, err)
+	}
+	n, err := t.q.exec(ctx, `INSERT INTO alerts
+		(alert_id, rule_id, severity, type, status, assignee, source, created_at, updated_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (alert_id) DO NOTHING`,
+		a.AlertID, a.ID, string(a.Severity), string(a.Type), string(a.Status), a.Assignee,
+		string(a.Source), micros(a.CreatedAt), micros(a.UpdatedAt), string(body))
+	if err != nil {
+		return false, fmt.Errorf("insert alert %s: %w", a.AlertID, err)
+	}
+	return n == 1, nil
+}
+
+const alertColumns = `seq, status, assignee, updated_at, body`
+
+func scanAlert(r interface{ Scan(...any) error }) (*alert.Alert, int64, error) {
+	var (
+		seq              int64
+		status, assignee string
+		updatedAt        int64
+		body             string
+		a                alert.Alert
+	)
+	if err := r.Scan(&seq, &status, &assignee, &updatedAt, &body); err != nil {
+		return nil, 0, err
+	}
+	if err := json.Unmarshal([]byte(body), (*alertBody)(&a)); err != nil {
+		return nil, 0, fmt.Errorf("decode stored alert: %w", err)
+	}
+	a.Status, a.Assignee, a.UpdatedAt = alert.Status(status), assignee, fromMicros(updatedAt)
+	return &a, seq, nil
+}
+
+func (t *tx) GetAlert(ctx context.Context, alertID string) (*alert.Alert, error) {
+	a, _, err := scanAlert(t.q.queryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE alert_id = ?`, alertID))
+	if err != nil {
+		return nil, fmt.Errorf("get alert %s: %w", alertID, err)
+	}
+	return a, nil
+}
+
+func (t *tx) LockAlert(ctx context.Context, alertID string) (*alert.Alert, error) {
+	a, _, err := scanAlert(t.q.queryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE alert_id = ?`+t.forUpdate, alertID))
+	if err != nil {
+		return nil, fmt.Errorf("lock alert %s: %w", alertID, err)
+	}
+	return a, nil
+}
+
+func (t *tx) UpdateAlertState(ctx context.Context, a *alert.Alert) error {
+	n, err := t.q.exec(ctx, `UPDATE alerts SET status = ?, assignee = ?, updated_at = ? WHERE alert_id = ?`,
+		string(a.Status), a.Assignee, micros(a.UpdatedAt), a.AlertID)
+	if err != nil {
+		return fmt.Errorf("update alert %s: %w", a.AlertID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update alert %s: %w", a.AlertID, ErrNotFound)
+	}
+	return nil
+}
+
+// The list cursor is the last row's sequence number, opaque to clients.
+func encodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(seq, 10)))
+}
+
+// DecodeCursor checks a list cursor; the API uses it to answer 400 on a bad one.
+func DecodeCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, fmt.Errorf("malformed cursor")
+	}
+	seq, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || seq <= 0 {
+		return 0, fmt.Errorf("malformed cursor")
+	}
+	return seq, nil
+}
+
+func (t *tx) ListAlerts(ctx context.Context, lq ListQuery) ([]*alert.Alert, string, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if lq.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(lq.Status))
+	}
+	if lq.Severity != "" {
+		where, args = append(where, "severity = ?"), append(args, string(lq.Severity))
+	}
+	if lq.Cursor != "" {
+		seq, err := DecodeCursor(lq.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, "seq < ?"), append(args, seq)
+	}
+	limit := lq.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	q := `SELECT ` + alertColumns + ` FROM alerts`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	// One row more than asked tells whether there is a next page.
+	q += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, limit+1)
+
+	rs, err := t.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list alerts: %w", err)
+	}
+	defer rs.Close()
+	var (
+		out  []*alert.Alert
+		seqs []int64
+	)
+	for rs.Next() {
+		a, seq, err := scanAlert(rs)
+		if err != nil {
+			return nil, "", fmt.Errorf("list alerts: %w", err)
+		}
+		out, seqs = append(out, a), append(seqs, seq)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, "", fmt.Errorf("list alerts: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeCursor(seqs[limit-1])
+	}
+	return out, next, nil
+}
+
+func (t *tx) AddEvent(ctx context.Context, alertID string, e alert.Event) error {
+	_, err := t.q.exec(ctx, `INSERT INTO alert_events (alert_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)`,
+		alertID, micros(e.At), e.Actor, e.Action, e.Detail)
+	if err != nil {
+		return fmt.Errorf("add %s event to alert %s: %w", e.Action, alertID, err)
+	}
+	return nil
+}
+
+func (t *tx) ListEvents(ctx context.Context, alertID string) ([]alert.Event, error) {
+	rs, err := t.q.query(ctx, `SELECT at, actor, action, detail FROM alert_events WHERE alert_id = ? ORDER BY id`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("list events of alert %s: %w", alertID, err)
+	}
+	defer rs.Close()
+	out := []alert.Event{}
+	for rs.Next() {
+		var (
+			e  alert.Event
+			at int64
+		)
+		if err := rs.Scan(&at, &e.Actor, &e.Action, &e.Detail); err != nil {
+			return nil, fmt.Errorf("list events of alert %s: %w", alertID, err)
+		}
+		e.At = fromMicros(at)
+		out = append(out, e)
+	}
+	return out, rs.Err()
+}
+
+func (t *tx) AddComment(ctx context.Context, c *alert.Comment) error {
+	err := t.q.queryRow(ctx, `INSERT INTO comments (alert_id, author, body, origin, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.AlertID, c.Author, c.Body, c.Origin, micros(c.CreatedAt), micros(c.UpdatedAt)).Scan(&c.ID)
+	if err != nil {
+		return fmt.Errorf("add comment to alert %s: %w", c.AlertID, err)
+	}
+	return nil
+}
+
+func (t *tx) ListComments(ctx context.Context, alertID string) ([]alert.Comment, error) {
+	rs, err := t.q.query(ctx, `SELECT id, author, body, origin, created_at, updated_at
+		FROM comments WHERE alert_id = ? ORDER BY id`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("list comments of alert %s: %w", alertID, err)
+	}
+	defer rs.Close()
+	out := []alert.Comment{}
+	for rs.Next() {
+		c := alert.Comment{AlertID: alertID}
+		var created, updated int64
+		if err := rs.Scan(&c.ID, &c.Author, &c.Body, &c.Origin, &created, &updated); err != nil {
+			return nil, fmt.Errorf("list comments of alert %s: %w", alertID, err)
+		}
+		c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+		out = append(out, c)
+	}
+	return out, rs.Err()
+}
+
+func (t *tx) InsertDelivery(ctx context.Context, d *Delivery) error {
+	err := t.q.queryRow(ctx, `INSERT INTO deliveries (alert_id, destination, reason, state, attempts, last_error, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		d.AlertID, d.Destination, d.Reason, string(d.State), d.Attempts, d.LastError,
+		micros(d.CreatedAt), micros(d.UpdatedAt)).Scan(&d.ID)
+	if err != nil {
+		return fmt.Errorf("add delivery of alert %s to %s: %w", d.AlertID, d.Destination, err)
+	}
+	return nil
+}
+
+const deliveryColumns = `id, alert_id, destination, reason, state, attempts, last_error, created_at, updated_at`
+
+func scanDelivery(r interface{ Scan(...any) error }) (Delivery, error) {
+	var (
+		d                Delivery
+		state            string
+		created, updated int64
+	)
+	err := r.Scan(&d.ID, &d.AlertID, &d.Destination, &d.Reason, &state, &d.Attempts, &d.LastError, &created, &updated)
+	d.State, d.CreatedAt, d.UpdatedAt = DeliveryState(state), fromMicros(created), fromMicros(updated)
+	return d, err
+}
+
+func (t *tx) GetDelivery(ctx context.Context, id int64) (*Delivery, error) {
+	d, err := scanDelivery(t.q.queryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get delivery %d: %w", id, err)
+	}
+	return &d, nil
+}
+
+func (t *tx) UpdateDelivery(ctx context.Context, d *Delivery) error {
+	_, err := t.q.exec(ctx, `UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, updated_at = ? WHERE id = ?`,
+		string(d.State), d.Attempts, d.LastError, micros(d.UpdatedAt), d.ID)
+	if err != nil {
+		return fmt.Errorf("update delivery %d: %w", d.ID, err)
+	}
+	return nil
+}
+
+func (t *tx) ListDeliveries(ctx context.Context, alertID string) ([]Delivery, error) {
+	rs, err := t.q.query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE alert_id = ? ORDER BY id`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries of alert %s: %w", alertID, err)
+	}
+	defer rs.Close()
+	out := []Delivery{}
+	for rs.Next() {
+		d, err := scanDelivery(rs)
+		if err != nil {
+			return nil, fmt.Errorf("list deliveries of alert %s: %w", alertID, err)
+		}
+		out = append(out, d)
+	}
+	return out, rs.Err()
+}
+
+func (t *tx) CountDeliveries(ctx context.Context) (map[DeliveryState]int, error) {
+	rs, err := t.q.query(ctx, `SELECT state, COUNT(*) FROM deliveries WHERE state IN ('pending', 'retrying') GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count deliveries: %w", err)
+	}
+	defer rs.Close()
+	out := map[DeliveryState]int{DeliveryPending: 0, DeliveryRetrying: 0}
+	for rs.Next() {
+		var (
+			state string
+			n     int
+		)
+		if err := rs.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("count deliveries: %w", err)
+		}
+		out[DeliveryState(state)] = n
+	}
+	return out, rs.Err()
+}
+
+func (t *tx) UpsertIssue(ctx context.Context, alertID string, is alert.Issue) error {
+	_, err := t.q.exec(ctx, `INSERT INTO issues (alert_id, destination, key, external_id, url, status, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (alert_id, destination) DO UPDATE SET key = excluded.key, external_id = excluded.external_id,
+			url = excluded.url, status = excluded.status`,
+		alertID, is.Destination, is.Key, is.ID, is.URL, is.Status, micros(time.Now()))
+	if err != nil {
+		return fmt.Errorf("link alert %s to issue %s: %w", alertID, is.Key, err)
+	}
+	return nil
+}
+
+func (t *tx) GetIssue(ctx context.Context, alertID, destination string) (*alert.Issue, error) {
+	is := alert.Issue{Destination: destination}
+	err := t.q.queryRow(ctx, `SELECT key, external_id, url, status FROM issues WHERE alert_id = ? AND destination = ?`,
+		alertID, destination).Scan(&is.Key, &is.ID, &is.URL, &is.Status)
+	if err != nil {
+		return nil, fmt.Errorf("get issue of alert %s in %s: %w", alertID, destination, err)
+	}
+	return &is, nil
+}
+
+func (t *tx) ListIssues(ctx context.Context, alertID string) ([]alert.Issue, error) {
+	rs, err := t.q.query(ctx, `SELECT destination, key, external_id, url, status FROM issues WHERE alert_id = ? ORDER BY destination`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("list issues of alert %s: %w", alertID, err)
+	}
+	defer rs.Close()
+	out := []alert.Issue{}
+	for rs.Next() {
+		var is alert.Issue
+		if err := rs.Scan(&is.Destination, &is.Key, &is.ID, &is.URL, &is.Status); err != nil {
+			return nil, fmt.Errorf("list issues of alert %s: %w", alertID, err)
+		}
+		out = append(out, is)
+	}
+	return out, rs.Err()
+}
+
+func (t *tx) RecordDestinationResult(ctx context.Context, name string, at time.Time, deliveryErr string) error {
+	var err error
+	if deliveryErr == "" {
+		_, err = t.q.exec(ctx, `INSERT INTO destination_health (name, last_success_at) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at`, name, micros(at))
+	} else {
+		_, err = t.q.exec(ctx, `INSERT INTO destination_health (name, last_error_at, last_error) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET last_error_at = excluded.last_error_at, last_error = excluded.last_error`,
+			name, micros(at), deliveryErr)
+	}
+	if err != nil {
+		return fmt.Errorf("record health of %s: %w", name, err)
+	}
+	return nil
+}
+
+func (t *tx) DestinationHealth(ctx context.Context) (map[string]Health, error) {
+	rs, err := t.q.query(ctx, `SELECT name, last_success_at, last_error_at, last_error FROM destination_health`)
+	if err != nil {
+		return nil, fmt.Errorf("read destination health: %w", err)
+	}
+	defer rs.Close()
+	out := map[string]Health{}
+	for rs.Next() {
+		var (
+			name        string
+			succ, errAt int64
+			h           Health
+		)
+		if err := rs.Scan(&name, &succ, &errAt, &h.LastError); err != nil {
+			return nil, fmt.Errorf("read destination health: %w", err)
+		}
+		h.LastSuccess, h.LastErrorAt = fromMicros(succ), fromMicros(errAt)
+		out[name] = h
+	}
+	return out, rs.Err()
+}
+
+func (t *tx) GetCheckpoint(ctx context.Context, name string) (string, error) {
+	var v string
+	if err := t.q.queryRow(ctx, `SELECT value FROM checkpoints WHERE name = ?`, name).Scan(&v); err != nil {
+		return "", fmt.Errorf("get checkpoint %s: %w", name, err)
+	}
+	return v, nil
+}
+
+func (t *tx) PutCheckpoint(ctx context.Context, name, value string, at time.Time) error {
+	_, err := t.q.exec(ctx, `INSERT INTO checkpoints (name, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		name, value, micros(at))
+	if err != nil {
+		return fmt.Errorf("put checkpoint %s: %w", name, err)
+	}
+	return nil
+}
