@@ -274,23 +274,30 @@ func (d *decoder) text(path string, n *yaml.Node) (string, bool) {
 	return "", false
 }
 
-// str returns key's text, or def when it is absent or empty.
-func (b *block) str(key, def string) string {
+// lookup returns key's text. missing is true when the key is absent, null
+// or empty, and false when its value is of the wrong type, which is already
+// reported and must not be reported again as missing.
+func (b *block) lookup(key string) (s string, missing bool) {
 	n, path := b.get(key)
 	if n == nil {
-		return def
+		return "", true
 	}
 	s, ok := b.d.text(path, n)
-	if !ok || s == "" {
-		return def
+	return s, ok && s == ""
+}
+
+// str returns key's text, or def when it is absent, empty or wrong.
+func (b *block) str(key, def string) string {
+	if s, _ := b.lookup(key); s != "" {
+		return s
 	}
-	return s
+	return def
 }
 
 // required returns key's text, reporting when it is absent or empty.
 func (b *block) required(key string) string {
-	s := b.str(key, "")
-	if s == "" {
+	s, missing := b.lookup(key)
+	if missing {
 		b.problem(key, "required")
 	}
 	return s
@@ -299,9 +306,9 @@ func (b *block) required(key string) string {
 // choice returns one of allowed, matched case-insensitively. An empty def
 // makes the key required.
 func (b *block) choice(key, what, def string, allowed ...string) string {
-	s := b.str(key, "")
+	s, missing := b.lookup(key)
 	if s == "" {
-		if def == "" {
+		if missing && def == "" {
 			b.problem(key, "required (one of %s)", strings.Join(allowed, ", "))
 		}
 		return def
@@ -408,9 +415,9 @@ func (b *block) duration(key string, def, lo, hi time.Duration) time.Duration {
 // httpURL returns key's absolute http or https URL without a trailing
 // slash, or "" when the key is absent or wrong.
 func (b *block) httpURL(key string, required bool) string {
-	s := b.str(key, "")
+	s, missing := b.lookup(key)
 	if s == "" {
-		if required {
+		if missing && required {
 			b.problem(key, "required")
 		}
 		return ""

@@ -19,24 +19,44 @@ const redacted = "[redacted]"
 // Reflection-based dumpers that read unexported fields (go-spew, for one)
 // bypass this, so do not hand a Config to them.
 type Secret struct {
+	// The value sits behind a pointer because fmt, when it meets a verb a
+	// type does not support (%s on a struct holding a *Jira, say), prints
+	// nested values without calling their methods, and then a pointer is
+	// printed as an address where a string field would be printed in full.
+	v *secretValue
+}
+
+type secretValue struct {
 	source string // where the value came from, e.g. "env JIRA_TOKEN"
 	value  string
 }
 
-// NewSecret wraps value, for tests and for configs built in code.
-func NewSecret(value string) Secret {
-	return Secret{source: "literal", value: value}
+func newSecret(source, value string) Secret {
+	return Secret{v: &secretValue{source: source, value: value}}
 }
 
+// NewSecret wraps value, for tests and for configs built in code.
+func NewSecret(value string) Secret { return newSecret("literal", value) }
+
 // Value returns the credential.
-func (s Secret) Value() string { return s.value }
+func (s Secret) Value() string {
+	if s.v == nil {
+		return ""
+	}
+	return s.v.value
+}
 
 // IsSet reports whether the secret holds a value.
-func (s Secret) IsSet() bool { return s.value != "" }
+func (s Secret) IsSet() bool { return s.Value() != "" }
 
 // Source says where the value came from ("env NAME", "file PATH"), for error
 // messages that must point at the credential without showing it.
-func (s Secret) Source() string { return s.source }
+func (s Secret) Source() string {
+	if s.v == nil {
+		return ""
+	}
+	return s.v.source
+}
 
 func (s Secret) String() string   { return redacted }
 func (s Secret) GoString() string { return redacted }
@@ -110,7 +130,7 @@ func (d *decoder) fromEnv(path string, n *yaml.Node, name string) Secret {
 	case v == "":
 		d.add(path, n, "environment variable %s is empty", name)
 	default:
-		return Secret{source: "env " + name, value: v}
+		return newSecret("env "+name, v)
 	}
 	return Secret{}
 }
@@ -133,5 +153,5 @@ func (d *decoder) fromFile(path string, n *yaml.Node, file string) Secret {
 		d.add(path, n, "secret file %s is empty", file)
 		return Secret{}
 	}
-	return Secret{source: "file " + file, value: v}
+	return newSecret("file "+file, v)
 }
