@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,10 +48,15 @@ type RuleError struct {
 	Function string // "rule", "title", ... ; "event" when the event could not be read
 	EventID  string
 	Err      error
+	Position string // file:line:col in the rule's code, when known
 }
 
 func (e RuleError) Error() string {
-	return fmt.Sprintf("rule %s: %s(): %v", e.Rule.ID, e.Function, e.Err)
+	s := fmt.Sprintf("rule %s: %s(): %v", e.Rule.ID, e.Function, e.Err)
+	if e.Position != "" {
+		s += " (at " + e.Position + ")"
+	}
+	return s
 }
 
 func (e RuleError) Unwrap() error { return e.Err }
@@ -151,7 +157,7 @@ func (rs *RuleSet) evalRule(ctx context.Context, r *Rule, event starlark.Value, 
 }
 
 func (e *evaluator) fail(fn string, err error) {
-	e.errs = append(e.errs, RuleError{Rule: e.rule, Function: fn, EventID: e.evID, Err: err})
+	e.errs = append(e.errs, RuleError{Rule: e.rule, Function: fn, EventID: e.evID, Err: err, Position: position(err)})
 }
 
 // call runs fn(event) if the rule defines fn. ok is false when it does not,
@@ -257,3 +263,18 @@ func (e *evaluator) context() json.RawMessage {
 }
 
 var jsonEncode = starjson.Module.Members["encode"]
+
+// position is where in Starlark code err arose: the innermost frame that is
+// rule code rather than a built-in.
+func position(err error) string {
+	var ee *starlark.EvalError
+	if !errors.As(err, &ee) {
+		return ""
+	}
+	for i := len(ee.CallStack) - 1; i >= 0; i-- {
+		if p := ee.CallStack[i].Pos; p.IsValid() && p.Filename() != "<builtin>" {
+			return p.String()
+		}
+	}
+	return ""
+}

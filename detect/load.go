@@ -22,11 +22,12 @@ func LoadDir(dirs ...string) (*RuleSet, error) {
 		return nil, errors.New("load rules: no directories given")
 	}
 	files, errs := findRuleFiles(dirs)
+	l := newLoader()
 
 	var rules []*Rule
 	byID := map[string]string{}
 	for _, path := range files {
-		r, problems := loadRule(path)
+		r, problems := l.loadRule(path)
 		for _, p := range problems {
 			errs = append(errs, fmt.Errorf("load rule %s: %w", path, p))
 		}
@@ -102,7 +103,7 @@ func findRuleFiles(dirs []string) ([]string, []error) {
 // loadRule reads one rule. It goes on past metadata problems to compile the
 // code too, so both kinds of mistake show in one run. The rule is returned
 // (for duplicate-ID checks) whenever its metadata could be read.
-func loadRule(path string) (*Rule, []error) {
+func (l *loader) loadRule(path string) (*Rule, []error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, []error{err}
@@ -115,19 +116,32 @@ func loadRule(path string) (*Rule, []error) {
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(filepath.Dir(path), filename)
 	}
-	mod, err := compileModule(src, Limits{})
+	mod, err := l.compileModule(src)
 	if err != nil {
 		problems = append(problems, err)
 	}
 	if r == nil {
 		return nil, problems
 	}
-	r.Path, r.Source, r.mod = path, src, mod
-	code, _ := os.ReadFile(src)
-	sum := sha256.New()
-	sum.Write(data)
-	sum.Write([]byte{0})
-	sum.Write(code)
-	r.Version = hex.EncodeToString(sum.Sum(nil))[:12]
+	r.Path, r.Source, r.mod = path, filepath.Clean(src), mod
+	r.Version = l.version(data, r.Source)
 	return r, problems
+}
+
+// version hashes a rule's YAML, its code and every file the code loads, so
+// editing a shared helper changes the version of each rule that uses it.
+func (l *loader) version(meta []byte, src string) string {
+	h := sha256.New()
+	h.Write(meta)
+	if f := l.files[src]; f != nil {
+		h.Write([]byte{0})
+		h.Write(f.src)
+		for _, dep := range f.deps {
+			if d := l.files[dep]; d != nil {
+				h.Write([]byte{0})
+				h.Write(d.src)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }

@@ -184,9 +184,9 @@ func (rf *ruleFile) rule() (*Rule, []error) {
 func (tf *testFile) test() (Test, []error) {
 	var errs []error
 	t := Test{
-		Name:                 tf.Name,
-		ExpectedTitle:        tf.ExpectedTitle,
-		ExpectedDedup:        tf.ExpectedDedup,
+		Name:          tf.Name,
+		ExpectedTitle: tf.ExpectedTitle,
+		ExpectedDedup: tf.ExpectedDedup,
 	}
 	if tf.Name == "" {
 		errs = append(errs, errors.New("Name is required"))

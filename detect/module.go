@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -43,55 +44,102 @@ type module struct {
 
 func (m *module) fn(name string) *starlark.Function { return m.funcs[name] }
 
-// compileModule compiles and runs a rule's top level once. Module-level code
-// runs under the same limits as a rule call, so a rule file cannot hang the
-// loader either.
-func compileModule(path string, lim Limits) (*module, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// loader executes Starlark files once each, for rules and for the helper
+// files they load(). Sharing one loader across a LoadDir means a helper used
+// by every rule is compiled once, and a load cycle is caught.
+type loader struct {
+	files map[string]*loaded
+}
+
+type loaded struct {
+	globals starlark.StringDict
+	src     []byte
+	deps    []string // files it loaded, transitively
+	err     error
+	busy    bool // being executed: seeing it again means a cycle
+}
+
+func newLoader() *loader { return &loader{files: map[string]*loaded{}} }
+
+// exec runs a file's top level, or returns the cached result. load()
+// statements resolve relative to the loading file's directory. Top-level
+// code runs under the default limits, so a rule file cannot hang the loader.
+func (l *loader) exec(path string) *loaded {
+	path = filepath.Clean(path)
+	if f, ok := l.files[path]; ok {
+		if f.busy {
+			return &loaded{err: fmt.Errorf("%s: load cycle", path)}
+		}
+		return f
+	}
+	f := &loaded{busy: true}
+	l.files[path] = f
+	defer func() { f.busy = false }()
+
+	f.src, f.err = os.ReadFile(path)
+	if f.err != nil {
+		return f
 	}
 	// Syntax and resolve errors already carry path:line:col.
-	_, prog, err := starlark.SourceProgramOptions(fileOptions, path, src, predeclared.Has)
+	_, prog, err := starlark.SourceProgramOptions(fileOptions, path, f.src, predeclared.Has)
 	if err != nil {
-		return nil, err
+		f.err = err
+		return f
 	}
-	var globals starlark.StringDict
-	err = boundedCall(context.Background(), lim, nil, func(th *starlark.Thread) error {
+	err = boundedCall(context.Background(), Limits{}, nil, func(th *starlark.Thread) error {
+		th.Load = func(_ *starlark.Thread, name string) (starlark.StringDict, error) {
+			dep := name
+			if !filepath.IsAbs(dep) {
+				dep = filepath.Join(filepath.Dir(path), name)
+			}
+			d := l.exec(dep)
+			if d.err != nil {
+				return nil, d.err
+			}
+			f.deps = append(append(f.deps, filepath.Clean(dep)), d.deps...)
+			return d.globals, nil
+		}
 		var err error
-		globals, err = prog.Init(th, predeclared)
+		f.globals, err = prog.Init(th, predeclared)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: run module: %w", path, err)
+		f.err = fmt.Errorf("%s: run module: %w", path, err)
+		return f
 	}
-	globals.Freeze()
+	f.globals.Freeze()
+	return f
+}
 
+// compileModule loads a rule's code and checks it defines rule(event) and
+// that whatever optional functions it defines take one argument.
+func (l *loader) compileModule(path string) (*module, error) {
+	f := l.exec(path)
+	if f.err != nil {
+		return nil, f.err
+	}
 	m := &module{funcs: map[string]*starlark.Function{}}
 	var errs []error
 	for _, name := range append([]string{fnRule}, optionalFuncs...) {
-		v, ok := globals[name]
+		v, ok := f.globals[name]
 		if !ok {
 			if name == fnRule {
-				errs = append(errs, errors.New("no rule(event) function defined"))
+				errs = append(errs, fmt.Errorf("%s: no rule(event) function defined", path))
 			}
 			continue
 		}
-		f, ok := v.(*starlark.Function)
+		fn, ok := v.(*starlark.Function)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s is a %s, want a function", name, v.Type()))
+			errs = append(errs, fmt.Errorf("%s: %s is a %s, want a function", path, name, v.Type()))
 			continue
 		}
-		if err := checkArity(f); err != nil {
-			errs = append(errs, err)
+		if err := checkArity(fn); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
 			continue
 		}
-		m.funcs[name] = f
+		m.funcs[name] = fn
 	}
 	if len(errs) > 0 {
-		for i, err := range errs {
-			errs[i] = fmt.Errorf("%s: %w", path, err)
-		}
 		return nil, errors.Join(errs...)
 	}
 	return m, nil

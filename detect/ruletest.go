@@ -56,7 +56,11 @@ func (rs *RuleSet) runTest(ctx context.Context, r *Rule, t Test, print func(stri
 	// Any function error fails the test: in production it would be a
 	// RULE_ERROR alert.
 	for _, e := range errs {
-		problems = append(problems, fmt.Sprintf("%s() failed: %v", e.Function, e.Err))
+		p := fmt.Sprintf("%s() failed: %v", e.Function, e.Err)
+		if e.Position != "" {
+			p += " (at " + e.Position + ")"
+		}
+		problems = append(problems, p)
 	}
 	ruleFailed := slices.ContainsFunc(errs, func(e RuleError) bool { return e.Function == fnRule })
 	if !ruleFailed && hit != t.ExpectedResult {

@@ -73,6 +73,9 @@ func ErrorAlert(e RuleError, now time.Time) alert.Alert {
 	if e.EventID != "" {
 		ctx["eventId"] = e.EventID
 	}
+	if e.Position != "" {
+		ctx["position"] = e.Position
+	}
 	var ee *starlark.EvalError
 	if errors.As(e.Err, &ee) {
 		ctx["backtrace"] = ee.Backtrace()
