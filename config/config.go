@@ -215,7 +215,7 @@ func Load(path string) (*Config, error) {
 // Parse parses and validates a configuration. On failure the error is a
 // *Problems listing every problem found, and the Config is nil.
 func Parse(data []byte, env Env) (*Config, error) {
-	d := &decoder{env: env, budget: maxPlainNodes}
+	d := &decoder{env: env, budget: maxExpansion}
 	root := d.document(data)
 	cfg := d.config(root)
 	if len(d.probs) > 0 {

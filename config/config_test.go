@@ -851,3 +851,29 @@ func TestAliasBombIsBounded(t *testing.T) {
 		t.Fatal("Parse did not finish: alias expansion is unbounded")
 	}
 }
+
+func TestMergeBombIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("m0: &m0 {url: 'https://example.atlassian.net'}\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "m%d: &m%d {<<: [", i, i)
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*m%d", i-1)
+		}
+		b.WriteString("]}\n")
+	}
+	src := "x:\n" + indent(2, b.String()) + "destinations: [{name: a, type: webhook, webhook: {<<: *m11}}]\n"
+	done := make(chan error, 1)
+	go func() { _, err := Parse([]byte(src), testEnv()); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "value is too large") {
+			t.Errorf("want a too-large problem, got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Parse did not finish: merge expansion is unbounded")
+	}
+}

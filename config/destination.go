@@ -43,7 +43,9 @@ func (d *decoder) destination(b *block) Destination {
 		AlertTypes:     alertTypes(b),
 		ManualDispatch: b.boolean("manual_dispatch", false),
 	}
-	dest.LogTypes, _ = b.strs("log_types")
+	if logTypes, _ := b.strs("log_types"); len(logTypes) > 0 {
+		dest.LogTypes = logTypes
+	}
 	if sub := d.typeBlock(b, dest.Type, TypeJira); sub != nil {
 		dest.Jira = d.jira(sub)
 	}
