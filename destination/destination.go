@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -87,4 +89,13 @@ func RetryDelay(err error) (time.Duration, bool) {
 		return r.Delay, true
 	}
 	return 0, false
+}
+
+// AlertURL is where a person follows an alert back to: the link it came
+// with, else its page under alertbridge's public URL.
+func AlertURL(publicURL string, a *alert.Alert) string {
+	if a.Link != "" {
+		return a.Link
+	}
+	return strings.TrimRight(publicURL, "/") + "/alerts/" + url.PathEscape(a.AlertID)
 }

@@ -1,0 +1,284 @@
+// Package alerts is the alert lifecycle: accepting alerts (in group
+// commits), routing them to deliveries, and the changes people make to them
+// afterwards. Every change is written with its timeline entry and the jobs
+// it causes in one transaction.
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/delivery"
+	"github.com/alertbridge/alertbridge/route"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+// Destination is what the service needs to know of a configured destination.
+type Destination struct {
+	route.Destination
+	Type           string
+	ManualDispatch bool
+}
+
+// Errors the API maps to statuses.
+var (
+	ErrNotFound          = store.ErrNotFound
+	ErrUnknownDest       = errors.New("unknown destination")
+	ErrDispatchForbidden = errors.New("destination does not allow manual dispatch")
+)
+
+// Service runs the alert operations.
+type Service struct {
+	st    store.Store
+	q     *delivery.Queue
+	dests []Destination
+	now   func() time.Time
+	batch *committer
+}
+
+// Options tune the service.
+type Options struct {
+	// Writers is the number of concurrent group-commit writers; default 1 on
+	// SQLite (one writer is all it has), 4 on PostgreSQL.
+	Writers int
+	// MaxBatch caps the alerts in one group commit; default 256.
+	MaxBatch int
+	Now      func() time.Time
+}
+
+// New builds the service and starts its group-commit writers; Close stops them.
+func New(st store.Store, q *delivery.Queue, dests []Destination, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Writers <= 0 {
+		opts.Writers = 1
+		if st.Driver() == "postgres" {
+			opts.Writers = 4
+		}
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	s := &Service{st: st, q: q, dests: dests, now: func() time.Time { return opts.Now().UTC() }}
+	s.batch = newCommitter(s, opts.Writers, opts.MaxBatch)
+	return s
+}
+
+// Close stops accepting alerts and waits for the writers to finish what they hold.
+func (s *Service) Close() { s.batch.close() }
+
+// Destinations lists the configured destinations.
+func (s *Service) Destinations() []Destination { return s.dests }
+
+func (s *Service) destination(name string) (Destination, bool) {
+	i := slices.IndexFunc(s.dests, func(d Destination) bool { return d.Name == name })
+	if i < 0 {
+		return Destination{}, false
+	}
+	return s.dests[i], true
+}
+
+func (s *Service) routes() []route.Destination {
+	out := make([]route.Destination, len(s.dests))
+	for i, d := range s.dests {
+		out[i] = d.Destination
+	}
+	return out
+}
+
+// Record is an alert with everything that happened to it.
+type Record struct {
+	Alert      *alert.Alert
+	Comments   []alert.Comment
+	Timeline   []alert.Event
+	Issues     []alert.Issue
+	Deliveries []store.Delivery
+}
+
+// Get reads an alert and its history.
+func (s *Service) Get(ctx context.Context, alertID string) (*Record, error) {
+	var r Record
+	err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		r, err = readRecord(ctx, tx, alertID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func readRecord(ctx context.Context, tx store.Tx, alertID string) (r Record, err error) {
+	if r.Alert, err = tx.GetAlert(ctx, alertID); err != nil {
+		return r, err
+	}
+	if r.Comments, err = tx.ListComments(ctx, alertID); err != nil {
+		return r, err
+	}
+	if r.Timeline, err = tx.ListEvents(ctx, alertID); err != nil {
+		return r, err
+	}
+	if r.Issues, err = tx.ListIssues(ctx, alertID); err != nil {
+		return r, err
+	}
+	r.Deliveries, err = tx.ListDeliveries(ctx, alertID)
+	return r, err
+}
+
+// List pages through alerts, newest first.
+func (s *Service) List(ctx context.Context, q store.ListQuery) (as []*alert.Alert, next string, err error) {
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		as, next, err = tx.ListAlerts(ctx, q)
+		return err
+	})
+	return as, next, err
+}
+
+// Patch is a change to an alert's triage state. Nil fields stay as they are.
+type Patch struct {
+	Status   *alert.Status
+	Assignee *string
+	Actor    string
+}
+
+// Update applies a patch and records each change on the timeline.
+func (s *Service) Update(ctx context.Context, alertID string, p Patch) (*Record, error) {
+	var r Record
+	err := s.st.InTx(ctx, func(tx store.Tx) error {
+		a, err := tx.LockAlert(ctx, alertID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		var events []alert.Event
+		if p.Status != nil && *p.Status != a.Status {
+			events = append(events, alert.Event{At: now, Actor: p.Actor, Action: alert.ActionStatusChanged,
+				Detail: fmt.Sprintf("%s → %s", a.Status, *p.Status)})
+			a.Status = *p.Status
+		}
+		if p.Assignee != nil && *p.Assignee != a.Assignee {
+			events = append(events, alert.Event{At: now, Actor: p.Actor, Action: alert.ActionAssigneeChanged,
+				Detail: fmt.Sprintf("%s → %s", orNone(a.Assignee), orNone(*p.Assignee))})
+			a.Assignee = *p.Assignee
+		}
+		if len(events) > 0 {
+			a.UpdatedAt = now
+			if err := tx.UpdateAlertState(ctx, a); err != nil {
+				return err
+			}
+			for _, e := range events {
+				if err := tx.AddEvent(ctx, alertID, e); err != nil {
+					return err
+				}
+			}
+		}
+		r, err = readRecord(ctx, tx, alertID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// Comment adds a Markdown comment to an alert.
+func (s *Service) Comment(ctx context.Context, alertID, author, body string) (*alert.Comment, error) {
+	now := s.now()
+	c := &alert.Comment{AlertID: alertID, Author: author, Body: body, Origin: "alertbridge", CreatedAt: now, UpdatedAt: now}
+	err := s.st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.LockAlert(ctx, alertID); err != nil {
+			return err
+		}
+		if err := tx.AddComment(ctx, c); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, alertID, alert.Event{At: now, Actor: author, Action: alert.ActionCommented,
+			Detail: fmt.Sprintf("comment %d", c.ID)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dispatch sends an alert to a destination on request, whatever its routing
+// said, if the destination allows manual dispatch.
+func (s *Service) Dispatch(ctx context.Context, alertID, dest, actor string) (*store.Delivery, error) {
+	d, ok := s.destination(dest)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownDest, dest)
+	}
+	if !d.ManualDispatch {
+		return nil, fmt.Errorf("%q: %w", dest, ErrDispatchForbidden)
+	}
+	now := s.now()
+	del := &store.Delivery{AlertID: alertID, Destination: dest, Reason: "manual", State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+	err := s.st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.LockAlert(ctx, alertID); err != nil {
+			return err
+		}
+		if err := s.q.Enqueue(ctx, tx, []*store.Delivery{del}); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, alertID, alert.Event{At: now, Actor: actor, Action: alert.ActionDispatched, Detail: dest})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return del, nil
+}
+
+// SendTest stores a sample alert and delivers it to one destination only.
+// It returns the test alert's ID, under which its delivery can be followed.
+func (s *Service) SendTest(ctx context.Context, dest, actor string) (string, error) {
+	if _, ok := s.destination(dest); !ok {
+		return "", fmt.Errorf("%w %q", ErrUnknownDest, dest)
+	}
+	now := s.now()
+	a := TestAlert(now)
+	del := &store.Delivery{AlertID: a.AlertID, Destination: dest, Reason: "test", State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+	err := s.st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.InsertAlert(ctx, a); err != nil {
+			return err
+		}
+		if err := tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: actor, Action: alert.ActionCreated, Detail: "test alert for " + dest}); err != nil {
+			return err
+		}
+		return s.q.Enqueue(ctx, tx, []*store.Delivery{del})
+	})
+	if err != nil {
+		return "", err
+	}
+	return a.AlertID, nil
+}
+
+// TestAlert is the sample alert test deliveries send.
+func TestAlert(now time.Time) *alert.Alert {
+	return &alert.Alert{
+		ID:          "alertbridge.Test",
+		AlertID:     fmt.Sprintf("test-%d", now.UnixNano()),
+		CreatedAt:   now,
+		Severity:    alert.SeverityInfo,
+		Type:        alert.TypeRule,
+		Title:       "alertbridge test alert",
+		Name:        "Test Alert",
+		Description: "A test alert sent by alertbridge to check a destination. No action is needed.",
+		Tags:        []string{"test"},
+		Context:     []byte(`{"test":true}`),
+		Source:      alert.SourceTest,
+		Status:      alert.StatusOpen,
+		UpdatedAt:   now,
+	}
+}

@@ -1,0 +1,147 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/destination"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+// Args is a delivery job: it names the delivery row, which holds the state.
+type Args struct {
+	DeliveryID int64 `json:"delivery_id"`
+}
+
+// Kind names the job for River.
+func (Args) Kind() string { return "deliver" }
+
+type worker struct {
+	river.WorkerDefaults[Args]
+	q *Queue
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	st := w.q.st
+	var (
+		d     *store.Delivery
+		a     *alert.Alert
+		issue *alert.Issue
+	)
+	err := st.View(ctx, func(tx store.Tx) (err error) {
+		if d, err = tx.GetDelivery(ctx, job.Args.DeliveryID); err != nil {
+			return err
+		}
+		if a, err = tx.GetAlert(ctx, d.AlertID); err != nil {
+			return err
+		}
+		issue, err = tx.GetIssue(ctx, d.AlertID, d.Destination)
+		if errors.Is(err, store.ErrNotFound) {
+			issue, err = nil, nil
+		}
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("delivery %d: %w", job.Args.DeliveryID, err))
+	}
+	if err != nil {
+		return err
+	}
+	if d.State == store.DeliveryDelivered || d.State == store.DeliveryFailed {
+		// The outcome was recorded but the job's completion was lost (a
+		// crash in between): nothing left to do.
+		return nil
+	}
+	n, ok := w.q.cfg.Notifiers[d.Destination]
+	if !ok {
+		err := destination.Permanent(fmt.Errorf("destination %q is no longer configured", d.Destination))
+		return w.record(ctx, job, d, a, destination.Receipt{}, err)
+	}
+	start := time.Now()
+	receipt, nerr := n.Notify(ctx, destination.Notification{
+		Alert:      a,
+		DeliveryID: d.ID,
+		Attempt:    d.Attempts + 1,
+		Test:       a.Source == alert.SourceTest,
+		Issue:      issue,
+	})
+	w.q.cfg.Metrics.observeAttempt(d.Destination, time.Since(start))
+	if nerr != nil && ctx.Err() != nil && errors.Is(nerr, context.Canceled) {
+		// Shutting down mid-delivery is not the destination's fault: try
+		// again at the next start without spending an attempt.
+		return river.JobSnooze(0)
+	}
+	return w.record(ctx, job, d, a, receipt, nerr)
+}
+
+// record writes the attempt's outcome and tells River what to do next.
+func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Delivery, a *alert.Alert, receipt destination.Receipt, nerr error) error {
+	now := time.Now().UTC()
+	d.Attempts++
+	d.UpdatedAt = now
+	var (
+		next    error
+		outcome string
+		event   *alert.Event
+	)
+	switch delay, snooze := destination.RetryDelay(nerr); {
+	case nerr == nil:
+		d.State, d.LastError, outcome = store.DeliveryDelivered, "", "delivered"
+		detail := d.Destination
+		if receipt.Issue != nil {
+			detail += ": " + receipt.Issue.Key
+		}
+		if receipt.Detail != "" {
+			detail += " (" + receipt.Detail + ")"
+		}
+		event = &alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionDelivered, Detail: detail}
+	case destination.IsPermanent(nerr):
+		d.State, d.LastError, outcome = store.DeliveryFailed, nerr.Error(), "failed"
+		next = river.JobCancel(nerr)
+	case snooze:
+		d.State, d.LastError, outcome = store.DeliveryRetrying, nerr.Error(), "snoozed"
+		next = river.JobSnooze(delay)
+	case job.Attempt >= job.MaxAttempts:
+		d.State, d.LastError, outcome = store.DeliveryFailed, nerr.Error(), "failed"
+		next = nerr
+	default:
+		d.State, d.LastError, outcome = store.DeliveryRetrying, nerr.Error(), "retry"
+		next = nerr
+	}
+	if d.State == store.DeliveryFailed {
+		event = &alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionDeliveryFailed,
+			Detail: fmt.Sprintf("%s after %d attempts: %s", d.Destination, d.Attempts, d.LastError)}
+	}
+	err := w.q.st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.UpdateDelivery(ctx, d); err != nil {
+			return err
+		}
+		if receipt.Issue != nil {
+			is := *receipt.Issue
+			is.Destination = d.Destination
+			if err := tx.UpsertIssue(ctx, d.AlertID, is); err != nil {
+				return err
+			}
+		}
+		if event != nil {
+			if err := tx.AddEvent(ctx, d.AlertID, *event); err != nil {
+				return err
+			}
+		}
+		return tx.RecordDestinationResult(ctx, d.Destination, now, d.LastError)
+	})
+	if err != nil {
+		return fmt.Errorf("record delivery %d: %w", d.ID, err)
+	}
+	w.q.cfg.Metrics.observeOutcome(d.Destination, outcome, a, now)
+	if nerr != nil {
+		w.q.cfg.Logger.Warn("delivery attempt failed", "destination", d.Destination, "alert_id", d.AlertID,
+			"delivery_id", d.ID, "attempt", d.Attempts, "state", d.State, "error", nerr)
+	}
+	return next
+}

@@ -1,0 +1,160 @@
+// Package webhook delivers alerts as JSON in the Panther destination schema
+// to an HTTP endpoint, signed so the receiver can trust them.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/destination"
+)
+
+// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body.
+const SignatureHeader = "X-Alertbridge-Signature"
+
+// DeliveryHeader carries the delivery's ID, the same on every attempt, so a
+// receiver can drop a repeat of a delivery it already processed.
+const DeliveryHeader = "X-Alertbridge-Delivery"
+
+// Config configures one webhook destination.
+type Config struct {
+	URL       string
+	Secret    string // HMAC key; no signature header when empty
+	Timeout   time.Duration
+	PublicURL string // base of the link back when an alert has none
+	Client    *http.Client
+}
+
+// Notifier posts alerts to a URL.
+type Notifier struct {
+	cfg Config
+}
+
+// New returns a webhook notifier.
+func New(cfg Config) *Notifier {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{}
+	}
+	return &Notifier{cfg: cfg}
+}
+
+// Payload is the Panther destination schema, with alertContext and logTypes.
+type Payload struct {
+	ID          string          `json:"id"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	Severity    alert.Severity  `json:"severity"`
+	Type        alert.Type      `json:"type"`
+	Link        string          `json:"link"`
+	Title       string          `json:"title"`
+	Name        string          `json:"name"`
+	AlertID     string          `json:"alertId"`
+	Description string          `json:"description"`
+	Runbook     string          `json:"runbook"`
+	Tags        []string        `json:"tags"`
+	Version     string          `json:"version"`
+	Context     json.RawMessage `json:"alertContext"`
+	LogTypes    []string        `json:"logTypes,omitempty"`
+}
+
+// PayloadOf renders an alert in the schema.
+func PayloadOf(a *alert.Alert, publicURL string) Payload {
+	p := Payload{
+		ID: a.ID, CreatedAt: a.CreatedAt, Severity: a.Severity, Type: a.Type,
+		Link: destination.AlertURL(publicURL, a), Title: a.Title, Name: a.Name, AlertID: a.AlertID,
+		Description: a.Description, Runbook: a.Runbook, Tags: a.Tags, Version: a.Version,
+		Context: a.Context, LogTypes: a.LogTypes,
+	}
+	if p.Tags == nil {
+		p.Tags = []string{}
+	}
+	if len(p.Context) == 0 {
+		p.Context = json.RawMessage("{}")
+	}
+	return p
+}
+
+// Sign returns the signature header value for body.
+func Sign(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Notify posts the alert once and classifies the answer.
+func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (destination.Receipt, error) {
+	body, err := json.Marshal(PayloadOf(note.Alert, n.cfg.PublicURL))
+	if err != nil {
+		return destination.Receipt{}, destination.Permanent(fmt.Errorf("encode alert: %w", err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return destination.Receipt{}, destination.Permanent(fmt.Errorf("build request: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "alertbridge")
+	req.Header.Set(DeliveryHeader, strconv.FormatInt(note.DeliveryID, 10))
+	if n.cfg.Secret != "" {
+		req.Header.Set(SignatureHeader, Sign(n.cfg.Secret, body))
+	}
+	resp, err := n.cfg.Client.Do(req)
+	if err != nil {
+		// The URL is ours to show; the error from net/http names it already.
+		return destination.Receipt{}, fmt.Errorf("post alert: %w", err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return destination.Receipt{Detail: "HTTP " + strconv.Itoa(resp.StatusCode)}, classify(resp, snippet)
+}
+
+// classify decides what an answer means for the delivery: 2xx is done; 429
+// waits as told; 408 and 5xx retry; any other 4xx will not get better.
+func classify(resp *http.Response, snippet []byte) error {
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return nil
+	}
+	err := fmt.Errorf("webhook answered %d: %s", code, strings.TrimSpace(string(snippet)))
+	switch {
+	case code == http.StatusTooManyRequests:
+		return destination.RetryAfter(err, RetryAfter(resp.Header, time.Now(), 30*time.Second))
+	case code == http.StatusRequestTimeout || code >= 500:
+		return err
+	default:
+		return destination.Permanent(err)
+	}
+}
+
+// RetryAfter reads a Retry-After header (seconds or an HTTP date), capped at
+// an hour, or returns def.
+func RetryAfter(h http.Header, now time.Time, def time.Duration) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return def
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return def
+	}
+	return min(max(d, 0), time.Hour)
+}

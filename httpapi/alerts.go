@@ -1,0 +1,344 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/ingest"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+// readBody reads a JSON request body, answering 413 past the limit.
+func readBody(r *http.Request) ([]byte, error) {
+	if err := requireJSON(r); err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+			Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
+	}
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read request body: " + err.Error()}
+	}
+	return body, nil
+}
+
+func fromIngest(err error) error {
+	var fe *ingest.FieldError
+	if errors.As(err, &fe) {
+		code := "invalid_field"
+		if fe.Field == "" {
+			code = "invalid_json"
+		}
+		return &apiError{Status: http.StatusBadRequest, Code: code, Field: fe.Field, Message: fe.Message}
+	}
+	return err
+}
+
+func endpointOf(r *http.Request) string {
+	if strings.HasSuffix(r.URL.Path, "/alertmanager") {
+		return "alertmanager"
+	}
+	return "alerts"
+}
+
+func (s *Server) postAlert(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	a, err := ingest.Panther(body, time.Now().UTC())
+	if err != nil {
+		return fromIngest(err)
+	}
+	for i, name := range a.Destinations {
+		if !s.hasDestination(name) {
+			return badField(fmt.Sprintf("destinations[%d]", i), fmt.Sprintf("unknown destination %q", name))
+		}
+	}
+	res, err := s.cfg.Service.Ingest(r.Context(), []alerts.Item{{Alert: a, Actor: "token:" + tokenName(r.Context())}})
+	if err != nil {
+		return s.ingestFailed(err)
+	}
+	status, result := http.StatusAccepted, "accepted"
+	if res[0].Duplicate {
+		status, result = http.StatusOK, "duplicate"
+	}
+	s.metrics.ingest.WithLabelValues("alerts", result).Inc()
+	s.metrics.ingestSeconds.WithLabelValues("alerts").Observe(time.Since(start).Seconds())
+	writeJSON(w, status, map[string]any{"alertId": a.AlertID, "duplicate": res[0].Duplicate, "destinations": orEmpty(res[0].Destinations)})
+	return nil
+}
+
+func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	notices, err := ingest.Alertmanager(body, time.Now().UTC())
+	if err != nil {
+		return fromIngest(err)
+	}
+	items := make([]alerts.Item, len(notices))
+	for i, n := range notices {
+		items[i] = alerts.Item{Alert: n.Alert, Resolved: n.Resolved, Actor: "alertmanager"}
+	}
+	res, err := s.cfg.Service.Ingest(r.Context(), items)
+	if err != nil {
+		return s.ingestFailed(err)
+	}
+	out := make([]map[string]any, len(res))
+	for i, x := range res {
+		result := "accepted"
+		if x.Duplicate {
+			result = "duplicate"
+		}
+		s.metrics.ingest.WithLabelValues("alertmanager", result).Inc()
+		out[i] = map[string]any{"alertId": x.AlertID, "duplicate": x.Duplicate, "resolved": x.Resolved, "reopened": x.Reopened}
+	}
+	s.metrics.ingestSeconds.WithLabelValues("alertmanager").Observe(time.Since(start).Seconds())
+	writeJSON(w, http.StatusAccepted, map[string]any{"alerts": out})
+	return nil
+}
+
+func (s *Server) ingestFailed(err error) error {
+	if errors.Is(err, alerts.ErrClosed) {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "shutting down; retry against another replica or later"}
+	}
+	return fmt.Errorf("ingest: %w", err)
+}
+
+func (s *Server) hasDestination(name string) bool {
+	for _, d := range s.cfg.Service.Destinations() {
+		if d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func orEmpty(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+// alertView is an alert as the API returns it.
+type alertView struct {
+	*alert.Alert
+	Comments   []alert.Comment  `json:"comments"`
+	Issues     []alert.Issue    `json:"issues"`
+	Deliveries []store.Delivery `json:"deliveries"`
+	Timeline   []alert.Event    `json:"timeline"`
+}
+
+func viewOf(r *alerts.Record) alertView {
+	return alertView{Alert: r.Alert, Comments: r.Comments, Issues: r.Issues, Deliveries: r.Deliveries, Timeline: r.Timeline}
+}
+
+func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) error {
+	rec, err := s.cfg.Service.Get(r.Context(), r.PathValue("alertId"))
+	if err != nil {
+		return alertErr(err, r)
+	}
+	writeJSON(w, http.StatusOK, viewOf(rec))
+	return nil
+}
+
+func alertErr(err error, r *http.Request) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(fmt.Sprintf("no alert with alertId %q", r.PathValue("alertId")))
+	}
+	return err
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
+	q := store.ListQuery{Limit: 50}
+	v := r.URL.Query()
+	for key := range v {
+		switch key {
+		case "status", "severity", "limit", "cursor":
+		default:
+			return badField(key, "unknown query parameter; want status, severity, limit or cursor")
+		}
+	}
+	if x := v.Get("status"); x != "" {
+		st, err := alert.ParseStatus(x)
+		if err != nil {
+			return badField("status", err.Error())
+		}
+		q.Status = st
+	}
+	if x := v.Get("severity"); x != "" {
+		sev, err := alert.ParseSeverity(x)
+		if err != nil {
+			return badField("severity", err.Error())
+		}
+		q.Severity = sev
+	}
+	if x := v.Get("limit"); x != "" {
+		n, err := strconv.Atoi(x)
+		if err != nil || n < 1 || n > 500 {
+			return badField("limit", "must be a whole number from 1 to 500")
+		}
+		q.Limit = n
+	}
+	if x := v.Get("cursor"); x != "" {
+		if _, err := store.DecodeCursor(x); err != nil {
+			return badField("cursor", "malformed cursor; pass the next value of a previous answer")
+		}
+		q.Cursor = x
+	}
+	as, next, err := s.cfg.Service.List(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	if as == nil {
+		as = []*alert.Alert{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": as, "next": next})
+	return nil
+}
+
+// decodeStrict reads a small JSON request object, naming unknown fields.
+func decodeStrict(r *http.Request, v any) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typ):
+			return badField(typ.Field, "wrong type: "+typ.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return badField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+		}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "malformed JSON: " + err.Error()}
+	}
+	if dec.More() {
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "unexpected data after the JSON object"}
+	}
+	return nil
+}
+
+func checkPerson(field, v string) error {
+	if len(v) > 256 || strings.ContainsFunc(v, unicode.IsControl) {
+		return badField(field, "must be at most 256 characters without control characters")
+	}
+	return nil
+}
+
+func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Status   *string `json:"status"`
+		Assignee *string `json:"assignee"`
+		Actor    *string `json:"actor"`
+	}
+	if err := decodeStrict(r, &body); err != nil {
+		return err
+	}
+	p := alerts.Patch{Actor: s.actor(r, body.Actor), Assignee: body.Assignee}
+	if body.Status == nil && body.Assignee == nil {
+		return badField("", "nothing to change: give status, assignee or both")
+	}
+	if body.Status != nil {
+		st, err := alert.ParseStatus(*body.Status)
+		if err != nil {
+			return badField("status", err.Error())
+		}
+		p.Status = &st
+	}
+	if body.Assignee != nil {
+		if err := checkPerson("assignee", *body.Assignee); err != nil {
+			return err
+		}
+	}
+	if err := checkPerson("actor", p.Actor); err != nil {
+		return err
+	}
+	rec, err := s.cfg.Service.Update(r.Context(), r.PathValue("alertId"), p)
+	if err != nil {
+		return alertErr(err, r)
+	}
+	writeJSON(w, http.StatusOK, viewOf(rec))
+	return nil
+}
+
+// actor is who the request says made a change, else the token's name.
+func (s *Server) actor(r *http.Request, given *string) string {
+	if given != nil && *given != "" {
+		return *given
+	}
+	return "token:" + tokenName(r.Context())
+}
+
+// MaxCommentBytes is Jira's comment limit, so a comment always fits there.
+const MaxCommentBytes = 32767
+
+func (s *Server) postComment(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Body   *string `json:"body"`
+		Author *string `json:"author"`
+	}
+	if err := decodeStrict(r, &body); err != nil {
+		return err
+	}
+	if body.Body == nil || strings.TrimSpace(*body.Body) == "" {
+		return badField("body", "required")
+	}
+	if len(*body.Body) > MaxCommentBytes {
+		return badField("body", fmt.Sprintf("longer than %d bytes", MaxCommentBytes))
+	}
+	author := s.actor(r, body.Author)
+	if err := checkPerson("author", author); err != nil {
+		return err
+	}
+	c, err := s.cfg.Service.Comment(r.Context(), r.PathValue("alertId"), author, *body.Body)
+	if err != nil {
+		return alertErr(err, r)
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Destination *string `json:"destination"`
+		Actor       *string `json:"actor"`
+	}
+	if err := decodeStrict(r, &body); err != nil {
+		return err
+	}
+	if body.Destination == nil || *body.Destination == "" {
+		return badField("destination", "required")
+	}
+	d, err := s.cfg.Service.Dispatch(r.Context(), r.PathValue("alertId"), *body.Destination, s.actor(r, body.Actor))
+	switch {
+	case errors.Is(err, alerts.ErrUnknownDest):
+		return badField("destination", err.Error())
+	case errors.Is(err, alerts.ErrDispatchForbidden):
+		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Field: "destination", Message: err.Error()}
+	case err != nil:
+		return alertErr(err, r)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"alertId": d.AlertID, "destination": d.Destination, "deliveryId": d.ID})
+	return nil
+}

@@ -1,0 +1,231 @@
+// Package httpapi serves alertbridge's HTTP API: alert ingest, the alert
+// API, destinations, and the operational endpoints.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+
+	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// Token is one accepted API bearer token.
+type Token struct {
+	Name  string
+	Value string
+}
+
+// Config configures the API.
+type Config struct {
+	Service *alerts.Service
+	Store   store.Store
+	Tokens  []Token
+	// IngestRate and IngestBurst limit ingest requests per token.
+	IngestRate  float64
+	IngestBurst int
+	Logger      *slog.Logger
+	Registry    *prometheus.Registry
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg     Config
+	mux     *http.ServeMux
+	tokens  []tokenHash
+	limiter sync.Map // token name → *rate.Limiter
+	metrics *metrics
+}
+
+type tokenHash struct {
+	name string
+	sum  [32]byte
+}
+
+// New builds the API.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IngestRate <= 0 {
+		cfg.IngestRate = 2000
+	}
+	if cfg.IngestBurst <= 0 {
+		cfg.IngestBurst = 2 * int(cfg.IngestRate)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
+	for _, t := range cfg.Tokens {
+		// Comparing fixed-size hashes keeps the comparison constant-time
+		// whatever the lengths of the token and the guess.
+		s.tokens = append(s.tokens, tokenHash{name: t.Name, sum: sha256.Sum256([]byte(t.Value))})
+	}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	ingest := func(h handler) http.Handler { return s.api(true, h) }
+	api := func(h handler) http.Handler { return s.api(false, h) }
+	s.mux.Handle("POST /api/v1/alerts", ingest(s.postAlert))
+	s.mux.Handle("POST /api/v1/alerts/alertmanager", ingest(s.postAlertmanager))
+	s.mux.Handle("GET /api/v1/alerts", api(s.listAlerts))
+	s.mux.Handle("GET /api/v1/alerts/{alertId}", api(s.getAlert))
+	s.mux.Handle("PATCH /api/v1/alerts/{alertId}", api(s.patchAlert))
+	s.mux.Handle("POST /api/v1/alerts/{alertId}/comments", api(s.postComment))
+	s.mux.Handle("POST /api/v1/alerts/{alertId}/dispatch", api(s.dispatch))
+	s.mux.Handle("GET /api/v1/destinations", api(s.listDestinations))
+	s.mux.Handle("POST /api/v1/destinations/{name}/test", api(s.testDestination))
+	s.mux.Handle("/api/", api(func(w http.ResponseWriter, r *http.Request) error {
+		return notFound("no such endpoint: " + r.Method + " " + r.URL.Path)
+	}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+}
+
+// Handle adds a route beside the API's own, for handlers other packages
+// serve (such as Jira webhooks).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		// A handler bug must cost one request, not the process.
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.cfg.Logger.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+			writeError(w, asAPIError(errors.New("panic")))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// handler is an API handler; an error it returns becomes the answer.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+type ctxKey struct{}
+
+// tokenName is the name of the token that authenticated the request.
+func tokenName(ctx context.Context) string {
+	name, _ := ctx.Value(ctxKey{}).(string)
+	return name
+}
+
+// api wraps a handler with authentication, the ingest rate limit, the body
+// limit and error rendering.
+func (s *Server) api(limited bool, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, ok := s.authenticate(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="alertbridge"`)
+			s.fail(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+				Message: "missing or invalid bearer token in the Authorization header"})
+			return
+		}
+		if limited {
+			if wait, ok := s.allow(name); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+				s.fail(w, r, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+					Message: fmt.Sprintf("ingest rate limit of %g requests/s for token %q exceeded", s.cfg.IngestRate, name)})
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, name))
+		if err := h(w, r); err != nil {
+			s.fail(w, r, asAPIError(err))
+			if asAPIError(err).Status >= 500 {
+				s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			}
+		}
+	})
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
+	if r.URL.Path == "/api/v1/alerts" || r.URL.Path == "/api/v1/alerts/alertmanager" {
+		s.metrics.ingest.WithLabelValues(endpointOf(r), e.Code).Inc()
+	}
+	writeError(w, e)
+}
+
+func (s *Server) authenticate(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	name, found := "", 0
+	for _, t := range s.tokens {
+		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
+			name, found = t.name, 1
+		}
+	}
+	return name, found == 1
+}
+
+// allow takes one request from the token's bucket, or says how long until
+// one is free.
+func (s *Server) allow(token string) (time.Duration, bool) {
+	l, ok := s.limiter.Load(token)
+	if !ok {
+		l, _ = s.limiter.LoadOrStore(token, rate.NewLimiter(rate.Limit(s.cfg.IngestRate), s.cfg.IngestBurst))
+	}
+	lim := l.(*rate.Limiter)
+	now := time.Now()
+	res := lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// requireJSON answers 415 unless the request says its body is JSON.
+func requireJSON(r *http.Request, also ...string) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	for _, a := range also {
+		if err == nil && mt == a {
+			return nil
+		}
+	}
+	return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+		Message: fmt.Sprintf("Content-Type must be application/json, not %q", ct)}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		s.cfg.Logger.Warn("readiness check failed", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

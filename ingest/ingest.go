@@ -1,0 +1,169 @@
+// Package ingest turns the alert payloads alertbridge accepts into alerts:
+// Panther's destination schema and Alertmanager's webhook (version 4). It is
+// pure: bytes in, alerts or a FieldError naming what is wrong out.
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// FieldError is a problem with one field of the input. Field is a JSON path
+// such as "severity" or "alerts[2].fingerprint"; empty for the body as a whole.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Limits on what one alert may carry.
+const (
+	MaxIDLen    = 256
+	MaxTitleLen = 4096
+	MaxTextLen  = 65536
+	MaxTags     = 100
+)
+
+// decodeStrict decodes one JSON object into v, rejecting unknown fields and
+// trailing data, and reports problems by field.
+func decodeStrict(body []byte, v any, prefix string) error {
+	if !utf8.Valid(body) {
+		return fieldErr("", "body is not valid UTF-8")
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return fieldErr("", "body is empty; want a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return fieldErr("", "body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, prefix)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fieldErr("", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// jsonError names the field of an encoding/json error.
+func jsonError(err error, prefix string) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syntax):
+		return fieldErr("", "malformed JSON at byte %d: %v", syntax.Offset, syntax)
+	case errors.As(err, &typ):
+		return fieldErr(join(prefix, typ.Field), "must be %s, not %s", describe(typ.Type.String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fieldErr("", "malformed JSON: unexpected end of body")
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fieldErr(join(prefix, strings.Trim(name, `"`)), "unknown field")
+	}
+	return fieldErr("", "malformed JSON: %v", err)
+}
+
+func join(prefix, field string) string {
+	if prefix == "" {
+		return field
+	}
+	if field == "" {
+		return prefix
+	}
+	return prefix + "." + field
+}
+
+func describe(goType string) string {
+	switch {
+	case goType == "string" || goType == "*string":
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "ingest."), goType == "json.RawMessage":
+		return "an object"
+	case strings.Contains(goType, "int"), strings.Contains(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "a boolean"
+	}
+	return goType
+}
+
+// checkID accepts identifiers that are safe in a URL path segment and a log line.
+func checkID(field, s string) error {
+	switch {
+	case s == "":
+		return fieldErr(field, "required")
+	case len(s) > MaxIDLen:
+		return fieldErr(field, "longer than %d characters", MaxIDLen)
+	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == '/' }):
+		return fieldErr(field, "must not contain control characters or '/'")
+	}
+	return nil
+}
+
+func checkText(field, s string, limit int) error {
+	if len(s) > limit {
+		return fieldErr(field, "longer than %d bytes", limit)
+	}
+	return nil
+}
+
+func checkURL(field, s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fieldErr(field, "must be an absolute http or https URL")
+	}
+	return nil
+}
+
+func checkObject(field string, raw json.RawMessage) error {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return nil
+	}
+	if t[0] != '{' {
+		return fieldErr(field, "must be an object")
+	}
+	return nil
+}
+
+func checkStrings(field string, ss []string, maxN int) error {
+	if len(ss) > maxN {
+		return fieldErr(field, "more than %d entries", maxN)
+	}
+	for i, s := range ss {
+		if strings.TrimSpace(s) == "" {
+			return fieldErr(fmt.Sprintf("%s[%d]", field, i), "must not be empty")
+		}
+		if len(s) > MaxIDLen {
+			return fieldErr(fmt.Sprintf("%s[%d]", field, i), "longer than %d characters", MaxIDLen)
+		}
+	}
+	return nil
+}
