@@ -60,7 +60,7 @@ func (s *Server) postAlert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := ingest.Panther(body, time.Now().UTC())
+	a, err := ingest.Panther(body, time.Now().UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return fromIngest(err)
 	}
@@ -89,7 +89,7 @@ func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	notices, err := ingest.Alertmanager(body, time.Now().UTC())
+	notices, err := ingest.Alertmanager(body, time.Now().UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return fromIngest(err)
 	}

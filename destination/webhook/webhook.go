@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -120,41 +119,5 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return destination.Receipt{Detail: "HTTP " + strconv.Itoa(resp.StatusCode)}, classify(resp, snippet)
-}
-
-// classify decides what an answer means for the delivery: 2xx is done; 429
-// waits as told; 408 and 5xx retry; any other 4xx will not get better.
-func classify(resp *http.Response, snippet []byte) error {
-	code := resp.StatusCode
-	if code >= 200 && code < 300 {
-		return nil
-	}
-	err := fmt.Errorf("webhook answered %d: %s", code, strings.TrimSpace(string(snippet)))
-	switch {
-	case code == http.StatusTooManyRequests:
-		return destination.RetryAfter(err, RetryAfter(resp.Header, time.Now(), 30*time.Second))
-	case code == http.StatusRequestTimeout || code >= 500:
-		return err
-	default:
-		return destination.Permanent(err)
-	}
-}
-
-// RetryAfter reads a Retry-After header (seconds or an HTTP date), capped at
-// an hour, or returns def.
-func RetryAfter(h http.Header, now time.Time, def time.Duration) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return def
-	}
-	var d time.Duration
-	if secs, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	} else {
-		return def
-	}
-	return min(max(d, 0), time.Hour)
+	return destination.Receipt{Detail: "HTTP " + strconv.Itoa(resp.StatusCode)}, destination.ClassifyHTTP("webhook", resp, snippet)
 }

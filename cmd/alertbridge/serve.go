@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/config"
+	"github.com/alertbridge/alertbridge/delivery"
+	"github.com/alertbridge/alertbridge/destination"
+	"github.com/alertbridge/alertbridge/destination/slack"
+	"github.com/alertbridge/alertbridge/destination/webhook"
+	"github.com/alertbridge/alertbridge/httpapi"
+	"github.com/alertbridge/alertbridge/route"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	logFormat := fs.String("log-format", "json", "log format: json or text")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(stderr, "alertbridge serve: --config FILE is required")
+		return 2
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "alertbridge serve:", err)
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "alertbridge serve: %s:\n%v\n", *cfgPath, err)
+		return 1
+	}
+	if err := runServer(ctx, cfg, logger); err != nil {
+		logger.Error("alertbridge stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want json or text, not %q", format)
+}
+
+// runServer runs until ctx ends, then shuts down in order: stop taking
+// requests and finish those in flight, commit what the writers hold, let
+// running deliveries finish, close the database. Each step is bounded by
+// the configured shutdown timeout.
+func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	st, err := store.Open(ctx, cfg.Storage.URL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	notifiers, err := buildNotifiers(cfg)
+	if err != nil {
+		return err
+	}
+	q, err := delivery.New(ctx, st, delivery.Config{
+		Notifiers:   notifiers,
+		MaxAttempts: maxAttempts(cfg),
+		JobTimeout:  jobTimeout(cfg),
+		Logger:      logger,
+		Metrics:     delivery.NewMetrics(reg, st),
+	})
+	if err != nil {
+		return err
+	}
+	svc := alerts.New(st, q, serviceDestinations(cfg), alerts.Options{})
+	api := httpapi.New(httpapi.Config{
+		Service: svc, Store: st, Tokens: apiTokens(cfg), Logger: logger, Registry: reg,
+		IngestRate: cfg.Server.IngestRate, IngestBurst: cfg.Server.IngestBurst,
+	})
+	if len(cfg.Server.APITokens) == 0 {
+		logger.Warn("no server.api_tokens configured: every /api/ request will be refused")
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("alertbridge started", "version", version, "listen", ln.Addr().String(),
+		"public_url", cfg.Server.PublicURL, "storage", st.Driver(), "destinations", len(cfg.Destinations))
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	logger.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
+	deadline := time.Now().Add(cfg.Server.ShutdownTimeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("requests still running at the shutdown deadline", "error", err)
+	}
+	svc.Close()
+	if err := q.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("stopping the delivery queue", "error", err)
+	}
+	logger.Info("alertbridge stopped")
+	return nil
+}
+
+func buildNotifiers(cfg *config.Config) (map[string]destination.Notifier, error) {
+	out := make(map[string]destination.Notifier, len(cfg.Destinations))
+	for _, d := range cfg.Destinations {
+		switch d.Type {
+		case config.TypeWebhook:
+			out[d.Name] = webhook.New(webhook.Config{
+				URL: d.Webhook.URL, Secret: d.Webhook.Secret.Value(), Timeout: d.Webhook.Timeout, PublicURL: cfg.Server.PublicURL,
+			})
+		case config.TypeSlack:
+			out[d.Name] = slack.New(slack.Config{
+				WebhookURL: d.Slack.WebhookURL.Value(), Timeout: d.Slack.Timeout, PublicURL: cfg.Server.PublicURL,
+			})
+		default:
+			return nil, fmt.Errorf("destination %s: type %s is not available in this build", d.Name, d.Type)
+		}
+	}
+	return out, nil
+}
+
+func maxAttempts(cfg *config.Config) func(string) int {
+	byName := map[string]int{}
+	for _, d := range cfg.Destinations {
+		if d.Webhook != nil {
+			byName[d.Name] = d.Webhook.MaxAttempts
+		}
+	}
+	return func(name string) int {
+		if n := byName[name]; n > 0 {
+			return n
+		}
+		return 12
+	}
+}
+
+// jobTimeout bounds one delivery attempt a little past the longest
+// destination timeout, so River only steps in when a destination hangs
+// beyond its own limit.
+func jobTimeout(cfg *config.Config) time.Duration {
+	longest := 10 * time.Second
+	for _, d := range cfg.Destinations {
+		switch {
+		case d.Webhook != nil:
+			longest = max(longest, d.Webhook.Timeout)
+		case d.Slack != nil:
+			longest = max(longest, d.Slack.Timeout)
+		case d.Jira != nil:
+			longest = max(longest, d.Jira.Timeout)
+		}
+	}
+	return longest + 30*time.Second
+}
+
+func serviceDestinations(cfg *config.Config) []alerts.Destination {
+	out := make([]alerts.Destination, len(cfg.Destinations))
+	for i, d := range cfg.Destinations {
+		out[i] = alerts.Destination{
+			Destination:    route.Destination{Name: d.Name, Severities: d.Severities, AlertTypes: d.AlertTypes, LogTypes: d.LogTypes},
+			Type:           d.Type,
+			ManualDispatch: d.ManualDispatch,
+		}
+	}
+	return out
+}
+
+func apiTokens(cfg *config.Config) []httpapi.Token {
+	out := make([]httpapi.Token, len(cfg.Server.APITokens))
+	for i, t := range cfg.Server.APITokens {
+		out[i] = httpapi.Token{Name: t.Name, Value: t.Token.Value()}
+	}
+	return out
+}

@@ -1,0 +1,47 @@
+package destination
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ClassifyHTTP decides what a plain HTTP endpoint's answer means for a
+// delivery: 2xx is done; 429 waits as Retry-After says; 408 and 5xx retry;
+// any other 4xx will not get better by retrying. what names the endpoint
+// in the error; snippet is the start of the answer's body.
+func ClassifyHTTP(what string, resp *http.Response, snippet []byte) error {
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return nil
+	}
+	err := fmt.Errorf("%s answered %d: %s", what, code, strings.TrimSpace(string(snippet)))
+	switch {
+	case code == http.StatusTooManyRequests:
+		return RetryAfter(err, RetryAfterHeader(resp.Header, time.Now(), 30*time.Second))
+	case code == http.StatusRequestTimeout || code >= 500:
+		return err
+	default:
+		return Permanent(err)
+	}
+}
+
+// RetryAfterHeader reads a Retry-After header (seconds or an HTTP date),
+// capped at an hour, or returns def.
+func RetryAfterHeader(h http.Header, now time.Time, def time.Duration) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return def
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return def
+	}
+	return min(max(d, 0), time.Hour)
+}
