@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -79,30 +80,32 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Queue, error) {
 		if q.cfg.PollInterval <= 0 {
 			q.cfg.PollInterval = 50 * time.Millisecond
 		}
-		return build(ctx, q, riversqlite.New(h), true)
+		driver := riversqlite.New(h)
+		return build(ctx, q, driver, true, func(m *rivermigrate.Migrator[*sql.Tx]) error {
+			return st.InTx(ctx, func(tx store.Tx) error {
+				_, err := m.MigrateTx(ctx, tx.Raw().(*sql.Tx), rivermigrate.DirectionUp, nil)
+				return err
+			})
+		})
 	case *pgxpool.Pool:
 		if q.cfg.PollInterval <= 0 {
 			q.cfg.PollInterval = time.Second
 		}
-		return build(ctx, q, riverpgxv5.New(h), false)
+		return build(ctx, q, riverpgxv5.New(h), false, func(m *rivermigrate.Migrator[pgx.Tx]) error {
+			return migratePostgres(ctx, h, m)
+		})
 	default:
 		return nil, fmt.Errorf("delivery queue: unsupported store handle %T", h)
 	}
 }
 
-func build[TTx any](ctx context.Context, q *Queue, driver riverdriver.Driver[TTx], sqlite bool) (*Queue, error) {
+func build[TTx any](ctx context.Context, q *Queue, driver riverdriver.Driver[TTx], sqlite bool,
+	migrate func(*rivermigrate.Migrator[TTx]) error) (*Queue, error) {
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(q.cfg.Logger)})
 	if err != nil {
 		return nil, fmt.Errorf("delivery queue: %w", err)
 	}
-	err = q.st.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.AdvisoryLock(ctx, store.MigrationLockKey); err != nil {
-			return err
-		}
-		_, err := migrator.MigrateTx(ctx, tx.Raw().(TTx), rivermigrate.DirectionUp, nil)
-		return err
-	})
-	if err != nil {
+	if err := migrate(migrator); err != nil {
 		return nil, fmt.Errorf("delivery queue: migrate: %w", err)
 	}
 
@@ -143,6 +146,27 @@ func build[TTx any](ctx context.Context, q *Queue, driver riverdriver.Driver[TTx
 	q.stop = client.Stop
 	q.cancel = client.StopAndCancel
 	return q, nil
+}
+
+// migratePostgres applies River's migrations while holding the migration
+// lock on a connection of its own. Some of them alter enum types, which
+// PostgreSQL will not do in the same transaction as using the new values,
+// so they cannot share one transaction; the session lock keeps replicas
+// that start together from racing each other instead.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool, m *rivermigrate.Migrator[pgx.Tx]) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(store.MigrationLockKey)); err != nil {
+		return err
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(store.MigrationLockKey))
+	}()
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err
 }
 
 func requeueOrphans(ctx context.Context, st store.Store) error {
