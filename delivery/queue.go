@@ -36,7 +36,7 @@ type Config struct {
 	// Workers is how many deliveries run at once on this replica; default 50.
 	Workers int
 	// PollInterval is how often an idle replica looks for jobs inserted by
-	// others; default 50ms on SQLite, 1s on PostgreSQL (which also listens).
+	// others; default 50ms on SQLite, 250ms on PostgreSQL (which also listens).
 	PollInterval time.Duration
 	// JobTimeout bounds one attempt; default 5m30s, just over the longest
 	// destination timeout the configuration allows.
@@ -89,7 +89,7 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Queue, error) {
 		})
 	case *pgxpool.Pool:
 		if q.cfg.PollInterval <= 0 {
-			q.cfg.PollInterval = time.Second
+			q.cfg.PollInterval = 250 * time.Millisecond
 		}
 		return build(ctx, q, riverpgxv5.New(h), false, func(m *rivermigrate.Migrator[pgx.Tx]) error {
 			return migratePostgres(ctx, h, m)

@@ -1,0 +1,17 @@
+package delivery
+
+import (
+	"context"
+
+	"github.com/riverqueue/river"
+
+	"github.com/alertbridge/alertbridge/store"
+)
+
+// Requeue puts another job on an existing delivery row, as a job whose
+// completion was lost would run again.
+func (q *Queue) Requeue(ctx context.Context, tx store.Tx, deliveryID int64) error {
+	return q.insertTx(ctx, tx, []river.InsertManyParams{{
+		Args: Args{DeliveryID: deliveryID}, InsertOpts: &river.InsertOpts{Queue: queueName},
+	}})
+}

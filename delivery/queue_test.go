@@ -1,0 +1,283 @@
+package delivery_test
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/delivery"
+	"github.com/alertbridge/alertbridge/destination"
+	"github.com/alertbridge/alertbridge/destination/webhook"
+	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+// script is a webhook receiver answering from a list of statuses, then 200.
+type script struct {
+	mu       sync.Mutex
+	answers  []int
+	requests []time.Time
+	header   http.Header
+}
+
+func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, time.Now())
+	code := 200
+	if len(s.answers) > 0 {
+		code, s.answers = s.answers[0], s.answers[1:]
+	}
+	if code == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(code)
+}
+
+func (s *script) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.requests)
+}
+
+type fixture struct {
+	st  store.Store
+	q   *delivery.Queue
+	rcv *script
+}
+
+func newFixture(t *testing.T, driver string, maxAttempts int, answers ...int) *fixture {
+	t.Helper()
+	rcv := &script{answers: answers}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	st := testdb.Open(t, driver)
+	q, err := delivery.New(context.Background(), st, delivery.Config{
+		Notifiers:    map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL, Timeout: 5 * time.Second})},
+		MaxAttempts:  func(string) int { return maxAttempts },
+		Backoff:      func(int) time.Duration { return 10 * time.Millisecond },
+		PollInterval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = q.Stop(ctx)
+	})
+	return &fixture{st: st, q: q, rcv: rcv}
+}
+
+// enqueue stores an alert and one delivery of it to "hook".
+func (f *fixture) enqueue(t *testing.T, id string) *store.Delivery {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	d := &store.Delivery{AlertID: id, Destination: "hook", Reason: "routed", State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+	err := f.st.InTx(ctx, func(tx store.Tx) error {
+		a := &alert.Alert{AlertID: id, Title: "t", Severity: alert.SeverityHigh, Type: alert.TypeRule,
+			Tags: []string{}, Source: alert.SourceAPI, Status: alert.StatusOpen, CreatedAt: now, UpdatedAt: now}
+		if _, err := tx.InsertAlert(ctx, a); err != nil {
+			return err
+		}
+		return f.q.Enqueue(ctx, tx, []*store.Delivery{d})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// settle waits until the delivery reaches a final state and returns it.
+func (f *fixture) settle(t *testing.T, id int64, within time.Duration) *store.Delivery {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var d *store.Delivery
+		err := f.st.View(context.Background(), func(tx store.Tx) (err error) {
+			d, err = tx.GetDelivery(context.Background(), id)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.State == store.DeliveryDelivered || d.State == store.DeliveryFailed {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %d still %s after %s (attempts %d, last error %q)", id, d.State, within, d.Attempts, d.LastError)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDeliveryOutcomes(t *testing.T) {
+	tests := []struct {
+		name         string
+		maxAttempts  int
+		answers      []int
+		wantState    store.DeliveryState
+		wantAttempts int
+	}{
+		{"first try", 5, nil, store.DeliveryDelivered, 1},
+		{"5xx retries then delivers", 5, []int{500, 503}, store.DeliveryDelivered, 3},
+		{"408 retries", 5, []int{408}, store.DeliveryDelivered, 2},
+		{"4xx fails at once", 5, []int{400}, store.DeliveryFailed, 1},
+		{"attempts run out", 3, []int{500, 500, 500, 500}, store.DeliveryFailed, 3},
+		// A 429 waits without spending the budget: one attempt allowed,
+		// yet the delivery still goes through after the wait.
+		{"429 does not spend an attempt", 1, []int{429}, store.DeliveryDelivered, 2},
+	}
+	testdb.Each(t, func(t *testing.T, driver string) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := newFixture(t, driver, tt.maxAttempts, tt.answers...)
+				d := f.settle(t, f.enqueue(t, "a-"+strconv.Itoa(tt.maxAttempts)).ID, 15*time.Second)
+				if d.State != tt.wantState || d.Attempts != tt.wantAttempts {
+					t.Fatalf("state %s after %d attempts (last error %q), want %s after %d",
+						d.State, d.Attempts, d.LastError, tt.wantState, tt.wantAttempts)
+				}
+				if got := f.rcv.count(); got != tt.wantAttempts {
+					t.Errorf("receiver saw %d requests, want %d", got, tt.wantAttempts)
+				}
+				var evs []alert.Event
+				var health map[string]store.Health
+				_ = f.st.View(context.Background(), func(tx store.Tx) (err error) {
+					evs, _ = tx.ListEvents(context.Background(), d.AlertID)
+					health, err = tx.DestinationHealth(context.Background())
+					return err
+				})
+				want := alert.ActionDelivered
+				if tt.wantState == store.DeliveryFailed {
+					want = alert.ActionDeliveryFailed
+					if health["hook"].LastError == "" {
+						t.Error("destination health has no last error")
+					}
+				} else if health["hook"].LastSuccess.IsZero() {
+					t.Error("destination health has no last success")
+				}
+				if len(evs) == 0 || evs[len(evs)-1].Action != want {
+					t.Errorf("timeline %+v does not end with %s", evs, want)
+				}
+			})
+		}
+	})
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver, 5, 429)
+		f.settle(t, f.enqueue(t, "ra").ID, 15*time.Second)
+		f.rcv.mu.Lock()
+		defer f.rcv.mu.Unlock()
+		if len(f.rcv.requests) != 2 {
+			t.Fatalf("requests = %d, want 2", len(f.rcv.requests))
+		}
+		if gap := f.rcv.requests[1].Sub(f.rcv.requests[0]); gap < time.Second {
+			t.Errorf("retried %s after a 429 with Retry-After: 1", gap)
+		}
+	})
+}
+
+// A job that runs again after its outcome was recorded (its completion lost
+// in a crash) must not deliver a second time.
+func TestRecordedOutcomeIsNotRedelivered(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver, 5)
+		d := f.settle(t, f.enqueue(t, "once").ID, 10*time.Second)
+		if d.State != store.DeliveryDelivered {
+			t.Fatalf("state %s", d.State)
+		}
+		// Put a second job on the same, already delivered, delivery row.
+		ctx := context.Background()
+		err := f.st.InTx(ctx, func(tx store.Tx) error {
+			return f.q.Requeue(ctx, tx, d.ID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if got := f.rcv.count(); got != 1 {
+			t.Errorf("receiver saw %d requests for one delivery", got)
+		}
+	})
+}
+
+// Replicas starting together against one PostgreSQL must all come up: the
+// queue's migrations take a lock.
+func TestConcurrentQueueStart(t *testing.T) {
+	url := testdb.URL(t, "postgres")
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := store.Open(context.Background(), url)
+			if err != nil {
+				t.Error(err)
+				failed.Add(1)
+				return
+			}
+			defer st.Close()
+			if _, err := delivery.New(context.Background(), st, delivery.Config{}); err != nil {
+				t.Error(err)
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d of 4 replicas failed to start", failed.Load())
+	}
+}
+
+// On SQLite a job left running by a dead process is handed back at start.
+func TestSQLiteOrphanedJobRunsAtStart(t *testing.T) {
+	ctx := context.Background()
+	rcv := &script{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	url := testdb.URL(t, "sqlite")
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := delivery.Config{
+		Notifiers:    map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL})},
+		PollInterval: 20 * time.Millisecond,
+	}
+	q, err := delivery.New(ctx, st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{st: st, q: q, rcv: rcv}
+	d := f.enqueue(t, "orphan")
+	// As if a worker had taken the job and the process had died.
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		_, err := tx.Raw().(*sql.Tx).ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = CURRENT_TIMESTAMP`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	if got := f.settle(t, d.ID, 10*time.Second); got.State != store.DeliveryDelivered {
+		t.Fatalf("state %s", got.State)
+	}
+}
