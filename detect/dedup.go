@@ -105,9 +105,14 @@ func Fold(g *Group, m Match, now time.Time) (next Group, out Outcome) {
 // on its inputs, so raising the same period twice (after a crash, or on two
 // replicas) names the same alert and the second raise is a no-op.
 func AlertID(ruleID, dedup string, periodStart time.Time) string {
+	return hashID(ruleID, dedup, periodStart.UTC().Format(time.RFC3339Nano))
+}
+
+// hashID is the first 128 bits of a SHA-256 over parts, in hex.
+func hashID(parts ...string) string {
 	h := sha256.New()
-	// Length prefixes keep ("a", "bc") and ("ab", "c") apart.
-	for _, s := range []string{ruleID, dedup, periodStart.UTC().Format(time.RFC3339Nano)} {
+	for _, s := range parts {
+		// Length prefixes keep ("a", "bc") and ("ab", "c") apart.
 		h.Write(strconv.AppendInt(nil, int64(len(s)), 10))
 		h.Write([]byte{':'})
 		h.Write([]byte(s))

@@ -98,7 +98,7 @@ func parseMeta(data []byte) (*Rule, string, []error) {
 		if n := mappingValue(root, "Filename"); n != nil && n.Kind == yaml.ScalarNode {
 			filename = n.Value
 		}
-		return nil, filename, append(errs, err)
+		return nil, filename, append(errs, decodeErrors(err)...)
 	}
 	r, rerrs := rf.rule()
 	return r, rf.Filename, append(errs, rerrs...)
@@ -221,6 +221,23 @@ func (tf *testFile) test() (Test, []error) {
 	return t, errs
 }
 
+// decodeErrors splits yaml's multi-line error into one error per problem, so
+// each can be reported with its file. Duplicate keys are left out: checkKeys
+// has reported them already, more plainly.
+func decodeErrors(err error) []error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []error{err}
+	}
+	var errs []error
+	for _, msg := range te.Errors {
+		if !strings.Contains(msg, "already defined at line") {
+			errs = append(errs, errors.New(msg))
+		}
+	}
+	return errs
+}
+
 // checkKeys reports keys of mapping n not in known, and keys given twice.
 func checkKeys(n *yaml.Node, known []string, where string) []error {
 	var errs []error
@@ -271,6 +288,9 @@ func nodeValue(n *yaml.Node) (any, error) {
 			k := n.Content[i]
 			if k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping keys must be scalars", k.Line)
+			}
+			if _, dup := m[k.Value]; dup {
+				return nil, fmt.Errorf("line %d: key %q given twice", k.Line, k.Value)
 			}
 			v, err := nodeValue(n.Content[i+1])
 			if err != nil {

@@ -3,9 +3,14 @@ package detect
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
+
+	"github.com/alertbridge/alertbridge/internal/upstream"
 )
 
 // rulesDir is the shipped rule pack, found from this file so the test runs
@@ -19,6 +24,15 @@ func rulesDir(t testing.TB) string {
 	return filepath.Join(filepath.Dir(file), "..", "rules")
 }
 
+func loadPack(t testing.TB) *RuleSet {
+	t.Helper()
+	rs, err := LoadDir(rulesDir(t))
+	if err != nil {
+		t.Fatalf("load the shipped rules: %v", err)
+	}
+	return rs
+}
+
 func TestShippedRulesPassTheirTests(t *testing.T) {
 	var out bytes.Buffer
 	failed, err := RunTests(context.Background(), &out, rulesDir(t))
@@ -28,5 +42,138 @@ func TestShippedRulesPassTheirTests(t *testing.T) {
 	}
 	if failed != 0 {
 		t.Fatalf("%d rule tests failed", failed)
+	}
+}
+
+func TestShippedRulesAreComplete(t *testing.T) {
+	rs := loadPack(t)
+	if n := len(rs.Rules()); n < 12 {
+		t.Errorf("%d shipped rules, want at least 12", n)
+	}
+	for _, r := range rs.Rules() {
+		var pos, neg int
+		for _, tc := range r.Tests {
+			if tc.ExpectedResult {
+				pos++
+			} else {
+				neg++
+			}
+		}
+		if pos == 0 || neg == 0 || r.Runbook == "" || r.Description == "" || r.DisplayName == "" ||
+			len(r.LogTypes) != 1 || r.LogTypes[0] != "Atlassian.Audit" {
+			t.Errorf("%s: %d positive and %d negative tests, runbook %t, description %t, log types %v",
+				r.ID, pos, neg, r.Runbook != "", r.Description != "", r.LogTypes)
+		}
+	}
+}
+
+// realEvents reads the captured audit events: a page of the Organizations
+// API's /events, plus the single-event response.
+func realEvents(t testing.TB) []map[string]any {
+	t.Helper()
+	var page struct {
+		Data []map[string]any `json:"data"`
+	}
+	readJSON(t, upstream.Path(t, "atlassian-admin-api", "go-atlassian-mocks", "get-organization-audit-events.json"), &page)
+	var one struct {
+		Data map[string]any `json:"data"`
+	}
+	readJSON(t, upstream.Path(t, "atlassian-admin-api", "go-atlassian-mocks", "get-organization-audit-event.json"), &one)
+	if len(page.Data) == 0 || one.Data == nil {
+		t.Fatal("no captured events")
+	}
+	// The single-event response repeats one of the page's events.
+	events := page.Data
+	for _, e := range events {
+		if e["id"] == one.Data["id"] {
+			return events
+		}
+	}
+	return append(events, one.Data)
+}
+
+func readJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func packEvent(data map[string]any) Event {
+	ev := Event{LogType: "Atlassian.Audit", Data: data}
+	ev.ID, _ = data["id"].(string)
+	if attrs, ok := data["attributes"].(map[string]any); ok {
+		if s, ok := attrs["time"].(string); ok {
+			ev.Time, _ = time.Parse(time.RFC3339Nano, s)
+		}
+	}
+	return ev
+}
+
+// Every real captured event goes through the whole pack without a rule
+// error, and the ones our rules are about are caught.
+func TestRealEventsThroughThePack(t *testing.T) {
+	rs := loadPack(t)
+	rs.Limits.Timeout = testTimeout // see RunTests
+	hits := map[string]int{}
+	for _, data := range realEvents(t) {
+		ev := packEvent(data)
+		matches, errs := rs.Evaluate(context.Background(), ev)
+		for _, e := range errs {
+			t.Errorf("event %s: %v", ev.ID, e)
+		}
+		for _, m := range matches {
+			hits[m.Rule.ID]++
+			var ctx map[string]any
+			if err := json.Unmarshal(m.Context, &ctx); err != nil || ctx["eventId"] != ev.ID {
+				t.Errorf("%s on %s: alert context %s lacks the event id", m.Rule.ID, ev.ID, m.Context)
+			}
+		}
+	}
+	t.Logf("matches by rule: %v", hits)
+	for id, want := range map[string]int{
+		"Atlassian.Org.AdminAdded":         1, // added_org_admin
+		"Atlassian.Org.APITokenCreated":    1, // api_token_created
+		"Atlassian.OrgPolicy.Removed":      1, // policy_deleted
+		"Atlassian.AuthPolicy.Changed":     1, // domain_auth_policy_changed
+		"Atlassian.Users.MassRemoval":      1, // user_removed_from_site
+		"Atlassian.User.AddedToAdminGroup": 1, // jira-administrators
+	} {
+		if hits[id] != want {
+			t.Errorf("%s matched %d real events, want %d", id, hits[id], want)
+		}
+	}
+}
+
+// BenchmarkEvaluatePack measures events per second through the whole
+// shipped pack on one goroutine, over the real captured events. Run it with
+// -cpu 1 for the one-core figure. Besides wall-clock events/s it reports
+// events per CPU-second of the whole process (GC included), which a busy
+// machine distorts far less.
+func BenchmarkEvaluatePack(b *testing.B) {
+	rs := loadPack(b)
+	// The benchmark measures throughput; a stall past the production
+	// 100ms on a loaded machine is not a failure here.
+	rs.Limits.Timeout = time.Minute
+	var events []Event
+	for _, data := range realEvents(b) {
+		events = append(events, packEvent(data))
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for i := 0; b.Loop(); i++ {
+		_, errs := rs.Evaluate(ctx, events[i%len(events)])
+		if len(errs) != 0 {
+			b.Fatal(errs)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
 	}
 }

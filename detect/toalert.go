@@ -1,12 +1,9 @@
 package detect
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
-	"strconv"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -84,7 +81,7 @@ func ErrorAlert(e RuleError, now time.Time) alert.Alert {
 
 	return alert.Alert{
 		ID:          r.ID,
-		AlertID:     errorAlertID(r.ID, e.Function, msg, hour),
+		AlertID:     hashID("rule-error", r.ID, e.Function, msg, hour.Format(time.RFC3339)),
 		CreatedAt:   now,
 		Severity:    r.Severity,
 		Type:        alert.TypeRuleError,
@@ -102,16 +99,6 @@ func ErrorAlert(e RuleError, now time.Time) alert.Alert {
 		Status:              alert.StatusOpen,
 		UpdatedAt:           now,
 	}
-}
-
-func errorAlertID(ruleID, function, msg string, hour time.Time) string {
-	h := sha256.New()
-	for _, s := range []string{"rule-error", ruleID, function, msg, hour.Format(time.RFC3339)} {
-		h.Write(strconv.AppendInt(nil, int64(len(s)), 10))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
-	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // cloneOrEmpty copies s; the alert's tags are always a list, never null.

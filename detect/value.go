@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,12 +14,21 @@ import (
 // maxSafeInt is the largest integer a float64 holds exactly.
 const maxSafeInt = 1 << 53
 
-// toStarlark converts a decoded JSON value (what encoding/json produces, and
-// a few Go types that a caller may put in an event) into a frozen Starlark
-// value. Freezing is what makes the event read-only to rules: any attempt to
-// change it raises an error in the rule instead of leaking into the next one.
+// maxDepth stops a self-referencing map from recursing forever.
+const maxDepth = 256
+
+// converter turns decoded JSON (what encoding/json produces, and a few Go
+// types a caller may put in an event) into Starlark values.
+type converter struct {
+	keys []string // scratch for sorting one map's keys
+}
+
+// toStarlark converts an event into a frozen Starlark value. Freezing is
+// what makes the event read-only to rules: any attempt to change it raises
+// an error in the rule instead of leaking into the next one.
 func toStarlark(v any) (starlark.Value, error) {
-	sv, err := convert(v, 0)
+	var c converter
+	sv, err := c.convert(v, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -27,10 +36,7 @@ func toStarlark(v any) (starlark.Value, error) {
 	return sv, nil
 }
 
-// maxDepth stops a self-referencing map from recursing forever.
-const maxDepth = 256
-
-func convert(v any, depth int) (starlark.Value, error) {
+func (c *converter) convert(v any, depth int) (starlark.Value, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("event nested deeper than %d levels", maxDepth)
 	}
@@ -65,28 +71,11 @@ func convert(v any, depth int) (starlark.Value, error) {
 	case time.Time:
 		return starlark.String(x.Format(time.RFC3339Nano)), nil
 	case map[string]any:
-		d := starlark.NewDict(len(x))
-		// Sorted insertion gives rules a stable iteration order, whatever
-		// order Go's map happens to produce.
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			ev, err := convert(x[k], depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			if err := d.SetKey(starlark.String(k), ev); err != nil {
-				return nil, err
-			}
-		}
-		return d, nil
+		return c.dict(x, depth)
 	case []any:
 		elems := make([]starlark.Value, len(x))
 		for i, e := range x {
-			ev, err := convert(e, depth+1)
+			ev, err := c.convert(e, depth+1)
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
@@ -100,13 +89,41 @@ func convert(v any, depth int) (starlark.Value, error) {
 		}
 		return starlark.NewList(elems), nil
 	case []map[string]any:
-		elems := make([]any, len(x))
+		elems := make([]starlark.Value, len(x))
 		for i, e := range x {
-			elems[i] = e
+			ev, err := c.dict(e, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			elems[i] = ev
 		}
-		return convert(elems, depth)
+		return starlark.NewList(elems), nil
 	}
 	return nil, fmt.Errorf("unsupported value of type %T in event", v)
+}
+
+func (c *converter) dict(m map[string]any, depth int) (starlark.Value, error) {
+	d := starlark.NewDict(len(m))
+	// Sorted insertion gives rules a stable iteration order, whatever order
+	// Go's map happens to produce. The scratch slice is shared down the
+	// recursion: each level takes its keys from the end and gives them back.
+	base := len(c.keys)
+	for k := range m {
+		c.keys = append(c.keys, k)
+	}
+	slices.Sort(c.keys[base:])
+	for i := base; i < base+len(m); i++ {
+		k := c.keys[i]
+		ev, err := c.convert(m[k], depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		if err := d.SetKey(starlark.String(k), ev); err != nil {
+			return nil, err
+		}
+	}
+	c.keys = c.keys[:base]
+	return d, nil
 }
 
 // number follows JSON's intent rather than Go's decoding: encoding/json gives

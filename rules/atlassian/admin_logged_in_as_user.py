@@ -1,7 +1,7 @@
-load("atlassian_helpers.py", "action", "actor_key", "actor_label", "base_context", "first_context", "user_label")
+load("atlassian_helpers.py", "actor_key", "actor_label", "base_context", "first_context", "user_label")
 
 def rule(event):
-    return action(event) == "user_logged_in_as_user"
+    return deep_get(event, "attributes", "action") == "user_logged_in_as_user"
 
 def _target(event):
     return user_label(first_context(event, "users")) or "another user"

@@ -1,7 +1,7 @@
-load("atlassian_helpers.py", "action", "actor", "actor_key", "actor_label", "base_context")
+load("atlassian_helpers.py", "actor", "actor_key", "actor_label", "base_context")
 
 def rule(event):
-    return action(event) == "api_token_created"
+    return deep_get(event, "attributes", "action") == "api_token_created"
 
 def _label(event):
     auth = actor(event).get("auth")

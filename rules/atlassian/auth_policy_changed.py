@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "action", "actor_label", "attr", "base_context", "context_items", "first_context", "is_system_actor", "item_name")
+load("atlassian_helpers.py", "actor_label", "attr", "base_context", "context_items", "first_context", "is_system_actor", "item_name")
 
 # Changes to how people sign in: authentication policies, and the password,
 # SAML and session settings they hold.
@@ -14,7 +14,7 @@ ACTIONS = [
 ]
 
 def rule(event):
-    return action(event) in ACTIONS
+    return deep_get(event, "attributes", "action") in ACTIONS
 
 def _policy(event):
     return item_name(first_context(event, "auth-policy")) or "an authentication policy"

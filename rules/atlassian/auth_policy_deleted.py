@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "action", "actor_label", "attr", "base_context", "first_context", "item_name")
+load("atlassian_helpers.py", "actor_label", "attr", "base_context", "first_context", "item_name")
 
 ACTIONS = [
     "auth_policy_deleted",
@@ -8,7 +8,7 @@ ACTIONS = [
 ]
 
 def rule(event):
-    return action(event) in ACTIONS
+    return deep_get(event, "attributes", "action") in ACTIONS
 
 def _policy(event):
     return item_name(first_context(event, "auth-policy")) or "an authentication policy"

@@ -8,7 +8,7 @@ EXPORTS = {
 }
 
 def rule(event):
-    return action(event) in EXPORTS
+    return deep_get(event, "attributes", "action") in EXPORTS
 
 def title(event):
     return "%s exported %s from Atlassian" % (actor_label(event), EXPORTS.get(action(event), "data"))

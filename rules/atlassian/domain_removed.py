@@ -1,11 +1,11 @@
-load("atlassian_helpers.py", "action", "actor_label", "attr", "base_context", "context_items")
+load("atlassian_helpers.py", "actor_label", "attr", "base_context", "context_items")
 
 # A verified domain is what makes its accounts managed by the organization;
 # losing it releases them from the organization's policies.
 ACTIONS = ["domain_removed", "domain_deleted", "domain_verification_removed"]
 
 def rule(event):
-    return action(event) in ACTIONS
+    return deep_get(event, "attributes", "action") in ACTIONS
 
 def _domain(event):
     for item in context_items(event):

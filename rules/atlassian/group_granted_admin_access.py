@@ -1,7 +1,7 @@
-load("atlassian_helpers.py", "action", "actor_label", "base_context", "container_label", "first_context", "item_name")
+load("atlassian_helpers.py", "actor_label", "base_context", "container_label", "first_context", "item_name")
 
 def rule(event):
-    return action(event) == "group_granted_admin_access"
+    return deep_get(event, "attributes", "action") == "group_granted_admin_access"
 
 def _group(event):
     return item_name(first_context(event, "groups")) or "a group"

@@ -1,9 +1,9 @@
-load("atlassian_helpers.py", "action", "actor_label", "base_context")
+load("atlassian_helpers.py", "actor_label", "base_context")
 
 # One failed login is a typo; the Threshold turns a run of them against one
 # account into an alert.
 def rule(event):
-    return action(event) == "user_login_failed"
+    return deep_get(event, "attributes", "action") == "user_login_failed"
 
 def title(event):
     return "Repeated failed Atlassian logins for %s" % actor_label(event)

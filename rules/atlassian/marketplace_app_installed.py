@@ -1,7 +1,7 @@
-load("atlassian_helpers.py", "action", "actor_label", "attr", "base_context", "container_label", "first_context", "item_name")
+load("atlassian_helpers.py", "actor_label", "attr", "base_context", "container_label", "first_context", "item_name")
 
 def rule(event):
-    return action(event) == "marketplace_app_installed"
+    return deep_get(event, "attributes", "action") == "marketplace_app_installed"
 
 def _app(event):
     return first_context(event, "apps")

@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "action", "actor_key", "actor_label", "base_context", "first_context", "user_label")
+load("atlassian_helpers.py", "actor_key", "actor_label", "base_context", "first_context", "user_label")
 
 # Ways an account loses access. One is routine offboarding; many from one
 # actor in a short time (the Threshold) is sabotage or a compromised admin.
@@ -13,7 +13,7 @@ ACTIONS = [
 ]
 
 def rule(event):
-    return action(event) in ACTIONS
+    return deep_get(event, "attributes", "action") in ACTIONS
 
 def title(event):
     return "%s is removing Atlassian users in bulk" % actor_label(event)

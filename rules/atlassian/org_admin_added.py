@@ -1,7 +1,7 @@
-load("atlassian_helpers.py", "action", "actor_label", "base_context", "first_context", "is_system_actor", "user_label")
+load("atlassian_helpers.py", "actor_label", "base_context", "first_context", "is_system_actor", "user_label")
 
 def rule(event):
-    return action(event) == "added_org_admin"
+    return deep_get(event, "attributes", "action") == "added_org_admin"
 
 def _target(event):
     return user_label(first_context(event, "users")) or "an account"

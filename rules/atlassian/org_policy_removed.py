@@ -2,8 +2,10 @@ load("atlassian_helpers.py", "action", "actor_label", "attr", "base_context", "f
 
 # Organization policies (data residency, data security, mobile, external
 # user...) protect data; removing one lifts that protection.
+ACTIONS = ["policy_deleted", "policy_disabled"]
+
 def rule(event):
-    return action(event) in ["policy_deleted", "policy_disabled"]
+    return deep_get(event, "attributes", "action") in ACTIONS
 
 def _policy(event):
     return first_context(event, "org-policy")

@@ -11,7 +11,7 @@ CHANGES = {
 }
 
 def rule(event):
-    return action(event) in CHANGES
+    return deep_get(event, "attributes", "action") in CHANGES
 
 def title(event):
     return "%s %s for Atlassian" % (actor_label(event), CHANGES[action(event)])

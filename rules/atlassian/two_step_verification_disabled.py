@@ -1,7 +1,9 @@
 load("atlassian_helpers.py", "action", "actor_label", "base_context", "first_context", "user_label")
 
+ACTIONS = ["twosv_unenforced", "twosv_disabled_for_user"]
+
 def rule(event):
-    return action(event) in ["twosv_unenforced", "twosv_disabled_for_user"]
+    return deep_get(event, "attributes", "action") in ACTIONS
 
 def _user(event):
     return user_label(first_context(event, "users"))

@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "action", "actor_label", "base_context", "container_label", "first_context", "item_name", "user_label")
+load("atlassian_helpers.py", "actor_label", "base_context", "container_label", "first_context", "item_name", "user_label")
 
 # Groups that confer administration of the whole site or organization. Any
 # other group with "admin" in its name (jira-administrators,
@@ -9,7 +9,7 @@ def _group(event):
     return item_name(first_context(event, "groups")).lower()
 
 def rule(event):
-    return action(event) == "user_added_to_group" and "admin" in _group(event)
+    return deep_get(event, "attributes", "action") == "user_added_to_group" and "admin" in _group(event)
 
 def _user(event):
     return user_label(first_context(event, "users")) or "an account"
