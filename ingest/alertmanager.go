@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
@@ -23,7 +24,10 @@ type amMessage struct {
 	CommonAnnotations  map[string]string `json:"commonAnnotations"`
 	ExternalURL        string            `json:"externalURL"`
 	NotificationReason string            `json:"notification_reason"`
-	Alerts             []amAlert         `json:"alerts"`
+	// Alerts stay raw until each is decoded on its own, so that errors
+	// inside one name it by index ("alerts[2].labels"); encoding/json
+	// would report "alerts.labels" whichever alert it was.
+	Alerts []json.RawMessage `json:"alerts"`
 }
 
 type amAlert struct {
@@ -45,6 +49,12 @@ type Notice struct {
 // MaxAlertmanagerAlerts bounds the alerts of one notification.
 const MaxAlertmanagerAlerts = 1000
 
+// MaxAlertmanagerBytes bounds the text the alerts of one notification carry
+// together. Every alert repeats the group's common labels and annotations in
+// its alertContext, so without it a 1 MiB body of one long annotation and a
+// thousand tiny alerts would become a gigabyte of alerts.
+const MaxAlertmanagerBytes = 16 << 20
+
 // Alertmanager parses an Alertmanager webhook notification. Each alert in it
 // becomes one alert whose identity is its fingerprint.
 func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
@@ -65,10 +75,20 @@ func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
 		return nil, fieldErr("alerts", "more than %d alerts", MaxAlertmanagerAlerts)
 	}
 	out := make([]Notice, 0, len(m.Alerts))
-	for i, am := range m.Alerts {
-		n, err := amNotice(&m, &am, fmt.Sprintf("alerts[%d]", i), now)
+	size := 0
+	for i, raw := range m.Alerts {
+		path := fmt.Sprintf("alerts[%d]", i)
+		var am amAlert
+		if err := decodeStrict(raw, &am, path); err != nil {
+			return nil, err
+		}
+		n, err := amNotice(&m, &am, path, now)
 		if err != nil {
 			return nil, err
+		}
+		if size += alertBytes(n.Alert); size > MaxAlertmanagerBytes {
+			return nil, fieldErr("alerts", "the alerts with their common labels and annotations come to more than %d bytes; "+
+				"send fewer alerts per notification (max_alerts) or shorter annotations", MaxAlertmanagerBytes)
 		}
 		out = append(out, n)
 	}
@@ -76,34 +96,47 @@ func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
 }
 
 func amNotice(m *amMessage, am *amAlert, path string, now time.Time) (Notice, error) {
-	if err := checkID(path+".fingerprint", am.Fingerprint); err != nil {
+	fingerprint := am.Fingerprint
+	if fingerprint == "" && len(am.Labels) > 0 {
+		// Alertmanager before 0.19 sent no fingerprint. It is a hash of the
+		// labels, so computing it gives the identity a newer Alertmanager
+		// would send for the same alert.
+		fingerprint = labelsFingerprint(am.Labels)
+	}
+	if err := checkID(path+".fingerprint", fingerprint); err != nil {
 		return Notice{}, err
 	}
+	status := am.Status
+	if status == "" {
+		// Older senders put the status on the group only.
+		status = m.Status
+	}
 	var resolved bool
-	switch am.Status {
+	switch status {
 	case "firing":
 	case "resolved":
 		resolved = true
 	case "":
 		return Notice{}, fieldErr(path+".status", "required")
 	default:
-		return Notice{}, fieldErr(path+".status", "must be firing or resolved, not %q", am.Status)
+		return Notice{}, fieldErr(path+".status", "must be firing or resolved, not %q", status)
 	}
 	labels := merged(m.CommonLabels, am.Labels)
 	annotations := merged(m.CommonAnnotations, am.Annotations)
 	created := now
 	if am.StartsAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, am.StartsAt)
+		t, err := parseTime(path+".startsAt", am.StartsAt)
 		if err != nil {
-			return Notice{}, fieldErr(path+".startsAt", "must be an RFC 3339 date-time")
+			return Notice{}, err
 		}
-		if !t.IsZero() && t.Year() > 1 {
-			created = t.UTC()
+		// Alertmanager writes Go's zero time, year 1, for "not set".
+		if t.Year() > 1 {
+			created = t
 		}
 	}
 	if am.EndsAt != "" {
-		if _, err := time.Parse(time.RFC3339Nano, am.EndsAt); err != nil {
-			return Notice{}, fieldErr(path+".endsAt", "must be an RFC 3339 date-time")
+		if _, err := parseTime(path+".endsAt", am.EndsAt); err != nil {
+			return Notice{}, err
 		}
 	}
 	link := am.GeneratorURL
@@ -113,7 +146,9 @@ func amNotice(m *amMessage, am *amAlert, path string, now time.Time) (Notice, er
 		link = ""
 	}
 	alertname := labels["alertname"]
-	title := firstOf(annotations["summary"], annotations["title"], alertname, am.Fingerprint)
+	// Blank annotations are skipped so that the title always has content;
+	// the fingerprint, checked above, is never blank.
+	title := firstOf(annotations["summary"], annotations["title"], alertname, fingerprint)
 	ctx, err := json.Marshal(map[string]any{
 		"labels": labels, "annotations": annotations, "startsAt": am.StartsAt, "endsAt": am.EndsAt,
 		"generatorURL": am.GeneratorURL, "receiver": m.Receiver, "groupKey": m.GroupKey, "externalURL": m.ExternalURL,
@@ -121,17 +156,19 @@ func amNotice(m *amMessage, am *amAlert, path string, now time.Time) (Notice, er
 	if err != nil {
 		return Notice{}, fieldErr(path, "cannot encode: %v", err)
 	}
+	// Labels and annotations are free text of any length; they are cut to
+	// the limits Panther input is held to, so every alert fits the same bounds.
 	a := &alert.Alert{
-		ID:          alertname,
-		AlertID:     am.Fingerprint,
+		ID:          truncate(alertname, MaxIDLen),
+		AlertID:     fingerprint,
 		CreatedAt:   created,
 		Severity:    amSeverity(labels["severity"]),
 		Type:        alert.TypeRule,
 		Link:        link,
 		Title:       truncate(title, MaxTitleLen),
-		Name:        alertname,
+		Name:        truncate(alertname, MaxTitleLen),
 		Description: truncate(firstOf(annotations["description"], annotations["message"]), MaxTextLen),
-		Runbook:     firstOf(annotations["runbook_url"], annotations["runbook"]),
+		Runbook:     truncate(firstOf(annotations["runbook_url"], annotations["runbook"]), MaxTextLen),
 		Tags:        tags(labels),
 		Context:     ctx,
 		Source:      alert.SourceAlertmanager,
@@ -139,6 +176,16 @@ func amNotice(m *amMessage, am *amAlert, path string, now time.Time) (Notice, er
 		UpdatedAt:   now,
 	}
 	return Notice{Alert: a, Resolved: resolved}, nil
+}
+
+// alertBytes is the size of the text an alert holds.
+func alertBytes(a *alert.Alert) int {
+	n := len(a.ID) + len(a.AlertID) + len(a.Link) + len(a.Title) + len(a.Name) +
+		len(a.Description) + len(a.Runbook) + len(a.Context)
+	for _, t := range a.Tags {
+		n += len(t)
+	}
+	return n
 }
 
 // amSeverity maps an Alertmanager severity label. Prometheus rules commonly
@@ -180,9 +227,24 @@ func tags(labels map[string]string) []string {
 	return out
 }
 
+// labelsFingerprint is Alertmanager's fingerprint of a label set (model.
+// LabelSet.Fingerprint in prometheus/common): FNV-1a over the labels sorted
+// by name, each name and value followed by the byte 255, as 16 hex digits.
+func labelsFingerprint(labels map[string]string) string {
+	h := fnv.New64a()
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		h.Write([]byte(k))
+		h.Write([]byte{255})
+		h.Write([]byte(labels[k]))
+		h.Write([]byte{255})
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// firstOf returns the first of ss that is not blank.
 func firstOf(ss ...string) string {
 	for _, s := range ss {
-		if s != "" {
+		if strings.TrimSpace(s) != "" {
 			return s
 		}
 	}

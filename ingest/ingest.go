@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -52,7 +53,10 @@ func decodeStrict(body []byte, v any, prefix string) error {
 		return fieldErr("", "body is empty; want a JSON object")
 	}
 	if trimmed[0] != '{' {
-		return fieldErr("", "body must be a JSON object")
+		if prefix == "" {
+			return fieldErr("", "body must be a JSON object")
+		}
+		return fieldErr(prefix, "must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -60,7 +64,7 @@ func decodeStrict(body []byte, v any, prefix string) error {
 		return jsonError(err, prefix)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fieldErr("", "unexpected data after the JSON object")
+		return fieldErr(prefix, "unexpected data after the JSON object")
 	}
 	return nil
 }
@@ -120,8 +124,30 @@ func checkID(field, s string) error {
 		return fieldErr(field, "longer than %d characters", MaxIDLen)
 	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == '/' }):
 		return fieldErr(field, "must not contain control characters or '/'")
+	case strings.TrimSpace(s) != s:
+		// " abc" and "abc" would be two alerts that look the same in every list.
+		return fieldErr(field, "must not be blank or start or end with white space")
+	case s == "." || s == "..":
+		// HTTP routers clean dot segments out of paths, so /api/v1/alerts/..
+		// could never address the alert.
+		return fieldErr(field, "must not be %q", s)
 	}
 	return nil
+}
+
+// parseTime reads an RFC 3339 date-time as UTC. The year must stay within
+// 1..9999 in UTC: an offset can push 9999-12-31 into year 10000, which
+// time.Time refuses to marshal, so such an alert could never be stored or sent.
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fieldErr(field, "must be an RFC 3339 date-time such as 2026-11-21T10:00:00Z")
+	}
+	t = t.UTC()
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, fieldErr(field, "must be between years 1 and 9999 in UTC")
+	}
+	return t, nil
 }
 
 func checkText(field, s string, limit int) error {

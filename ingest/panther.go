@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -79,11 +80,9 @@ func Panther(body []byte, now time.Time) (*alert.Alert, error) {
 		}
 	}
 	if p.CreatedAt != nil && *p.CreatedAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, *p.CreatedAt)
-		if err != nil {
-			return nil, fieldErr("createdAt", "must be an RFC 3339 date-time such as 2026-11-21T10:00:00Z")
+		if a.CreatedAt, err = parseTime("createdAt", *p.CreatedAt); err != nil {
+			return nil, err
 		}
-		a.CreatedAt = t.UTC()
 	}
 	if len(p.AlertContext) > 0 && string(p.AlertContext) != "null" {
 		a.Context = compact(p.AlertContext)
@@ -98,8 +97,10 @@ func str(p *string) string {
 	return *p
 }
 
+// required rejects blank values too: a title of spaces becomes an empty Jira
+// summary, which Jira refuses long after the sender was told 202.
 func required(field, v string) error {
-	if v == "" {
+	if strings.TrimSpace(v) == "" {
 		return fieldErr(field, "required")
 	}
 	return nil

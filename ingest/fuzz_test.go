@@ -1,0 +1,197 @@
+package ingest_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/ingest"
+	"github.com/alertbridge/alertbridge/internal/upstream"
+)
+
+// inlineSeeds are edge cases for both fuzz targets: near-valid payloads of
+// either format, escapes that decode to odd runes, and dates at the edges of
+// what time.Time can marshal.
+var inlineSeeds = []string{
+	pantherBase,
+	`{"alertId":"a","title":"t","severity":"info"}`,
+	`{"alertId":"a","title":"t","severity":"info","createdAt":"9999-12-31T23:59:59-01:00"}`,
+	`{"alertId":"a","title":"t","severity":"info","createdAt":"0001-01-01T00:00:00+14:00"}`,
+	`{"alertId":"\ud800","title":"\u0000","severity":"LOW","tags":["\u2028"],"alertContext":{"a":[{"b":null}]}}`,
+	`{"alertId":"..","title":" ","severity":"hgih","link":"HTTPS://x"}`,
+	`{"alertId":"a","title":"t","severity":"high","alertContext":"x","tags":[null]}`,
+	`{"version":"4","status":"firing","alerts":[{"status":"firing","fingerprint":"f","labels":{"alertname":"A","severity":"warning"}}]}`,
+	`{"version":"4","status":"resolved","alerts":[{"labels":{"a":"\u00e9"},"startsAt":"0001-01-01T00:00:00Z","generatorURL":"/graph"}]}`,
+	`{"version":"4","alerts":[{"status":"firing","fingerprint":"f","startsAt":"9999-12-31T23:59:59-23:59"}]}`,
+	`{"version":"4","alerts":[{},null,5,{"fingerprint":" "}]}`,
+	`{"version":"4","commonLabels":{"severity":"CRITICAL"},"commonAnnotations":{"summary":"s"},"alerts":[{"status":"resolved","fingerprint":"x"}]}`,
+	`{"version":"3","alerts":[]}`,
+	`{}`, `[]`, `null`, ``, `{"a":1}{}`, "\xff", `{"alertId":1e400}`,
+}
+
+// addSeeds seeds f with every file of the captured payloads, whatever its
+// format, then the inline cases. Without the reference data outside CI the
+// inline cases still give the fuzzer a start; in CI its absence fails.
+func addSeeds(f *testing.F) {
+	if _, ok := upstream.Find(); ok || os.Getenv("CI") == "true" {
+		dir := upstream.Path(f, "alert-payloads")
+		n := 0
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			f.Add(b)
+			n++
+			return nil
+		})
+		if err != nil {
+			f.Fatal(err)
+		}
+		if n == 0 {
+			f.Fatalf("no files under %s", dir)
+		}
+	}
+	for _, s := range inlineSeeds {
+		f.Add([]byte(s))
+	}
+}
+
+// checkError holds for every rejection: a *FieldError, whose Field the API
+// reports, and never anything else, which it would answer with a 500.
+func checkError(t *testing.T, err error) {
+	t.Helper()
+	var fe *ingest.FieldError
+	if !errors.As(err, &fe) || fe == nil {
+		t.Fatalf("error %v is a %T, not a *FieldError", err, err)
+	}
+	if fe.Message == "" {
+		t.Fatalf("FieldError for %q has no message", fe.Field)
+	}
+	if !utf8.ValidString(fe.Field) || !utf8.ValidString(fe.Message) {
+		t.Fatalf("FieldError is not valid UTF-8: %q", fe.Error())
+	}
+}
+
+// checkAlert holds for every alert either parser accepts: what the rest of
+// alertbridge relies on without checking again.
+func checkAlert(t *testing.T, a *alert.Alert) {
+	t.Helper()
+	if a == nil {
+		t.Fatal("nil alert without an error")
+	}
+	if a.Severity.Rank() == 0 {
+		t.Fatalf("severity %q is not one of %v", a.Severity, alert.Severities)
+	}
+	if !slices.Contains(alert.Types, a.Type) {
+		t.Fatalf("type %q is not one of %v", a.Type, alert.Types)
+	}
+	// The alertId is a URL path segment of the API.
+	if a.AlertID == "" || len(a.AlertID) > ingest.MaxIDLen || strings.Contains(a.AlertID, "/") ||
+		a.AlertID == "." || a.AlertID == ".." || strings.TrimSpace(a.AlertID) != a.AlertID {
+		t.Fatalf("alertId %q cannot address the alert", a.AlertID)
+	}
+	if strings.TrimSpace(a.Title) == "" || len(a.Title) > ingest.MaxTitleLen {
+		t.Fatalf("title %q is blank or over %d bytes", a.Title, ingest.MaxTitleLen)
+	}
+	if len(a.ID) > ingest.MaxIDLen || len(a.Name) > ingest.MaxTitleLen ||
+		len(a.Description) > ingest.MaxTextLen || len(a.Runbook) > ingest.MaxTextLen {
+		t.Fatalf("a field is over its limit: id %d, name %d, description %d, runbook %d bytes",
+			len(a.ID), len(a.Name), len(a.Description), len(a.Runbook))
+	}
+	if a.Tags == nil || len(a.Tags) > ingest.MaxTags {
+		t.Fatalf("tags %q: want a non-nil list of at most %d", a.Tags, ingest.MaxTags)
+	}
+	texts := []string{a.ID, a.AlertID, a.Title, a.Name, a.Description, a.Runbook, a.Link, a.Version}
+	texts = append(append(append(texts, a.Tags...), a.LogTypes...), a.Destinations...)
+	for _, s := range texts {
+		if !utf8.ValidString(s) {
+			t.Fatalf("%q is not valid UTF-8", s)
+		}
+	}
+	for _, tag := range a.Tags {
+		if strings.TrimSpace(tag) == "" {
+			t.Fatalf("blank tag in %q", a.Tags)
+		}
+	}
+	if a.Context != nil && !json.Valid(a.Context) {
+		t.Fatalf("alertContext %q is not JSON", a.Context)
+	}
+	if a.CreatedAt.IsZero() || a.CreatedAt.Location() != time.UTC {
+		t.Fatalf("createdAt %v: want a set time in UTC", a.CreatedAt)
+	}
+	// Every accepted alert must be storable and sendable.
+	if _, err := json.Marshal(a); err != nil {
+		t.Fatalf("accepted alert cannot be marshalled: %v", err)
+	}
+}
+
+func FuzzPanther(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a, err := ingest.Panther(body, now)
+		if err != nil {
+			if a != nil {
+				t.Fatalf("alert %+v returned with error %v", a, err)
+			}
+			checkError(t, err)
+			return
+		}
+		checkAlert(t, a)
+		if a.Source != alert.SourceAPI {
+			t.Fatalf("source %q", a.Source)
+		}
+	})
+}
+
+func FuzzAlertmanager(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		notices, err := ingest.Alertmanager(body, now)
+		if err != nil {
+			if notices != nil {
+				t.Fatalf("%d notices returned with error %v", len(notices), err)
+			}
+			checkError(t, err)
+			return
+		}
+		if len(notices) == 0 || len(notices) > ingest.MaxAlertmanagerAlerts {
+			t.Fatalf("%d notices without an error", len(notices))
+		}
+		size := 0
+		for _, n := range notices {
+			checkAlert(t, n.Alert)
+			if n.Alert.Source != alert.SourceAlertmanager {
+				t.Fatalf("source %q", n.Alert.Source)
+			}
+			size += len(n.Alert.Context) + len(n.Alert.Description) + len(n.Alert.Title) + len(n.Alert.Runbook)
+		}
+		// Alerts repeat the group's common data; the total stays bounded.
+		if size > ingest.MaxAlertmanagerBytes {
+			t.Fatalf("notices hold %d bytes, over %d", size, ingest.MaxAlertmanagerBytes)
+		}
+		// The same notification must give the same identities, or a
+		// re-sent notification would open new alerts instead of deduplicating.
+		again, err := ingest.Alertmanager(body, now)
+		if err != nil {
+			t.Fatalf("second parse failed: %v", err)
+		}
+		for i := range notices {
+			if notices[i].Alert.AlertID != again[i].Alert.AlertID || notices[i].Alert.Title != again[i].Alert.Title ||
+				!slices.Equal(notices[i].Alert.Tags, again[i].Alert.Tags) {
+				t.Fatalf("alert %d differs between two parses of the same body", i)
+			}
+		}
+	})
+}
