@@ -16,8 +16,9 @@ import (
 
 // receiver counts the alerts a webhook destination delivers.
 type receiver struct {
-	mu   sync.Mutex
-	seen map[string]int
+	mu    sync.Mutex
+	seen  map[string]int
+	delay time.Duration
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +34,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.seen[body.AlertID]++
 	rc.mu.Unlock()
 	// A little latency keeps deliveries in flight when the process dies.
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(max(rc.delay, 5*time.Millisecond))
 }
 
 type alertState struct {

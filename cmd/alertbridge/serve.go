@@ -119,7 +119,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	if err := q.Start(ctx); err != nil {
+	// The queue outlives ctx: on SIGTERM it is stopped gracefully below,
+	// letting deliveries in flight finish, rather than cancelled with ctx.
+	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	serveErr := make(chan error, 1)
