@@ -59,7 +59,7 @@ const MaxAlertmanagerBytes = 16 << 20
 // becomes one alert whose identity is its fingerprint.
 func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
 	var m amMessage
-	if err := decodeStrict(body, &m, ""); err != nil {
+	if err := decodeLenient(body, &m, ""); err != nil {
 		return nil, err
 	}
 	if m.Version == nil {
@@ -79,7 +79,7 @@ func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
 	for i, raw := range m.Alerts {
 		path := fmt.Sprintf("alerts[%d]", i)
 		var am amAlert
-		if err := decodeStrict(raw, &am, path); err != nil {
+		if err := decodeLenient(raw, &am, path); err != nil {
 			return nil, err
 		}
 		n, err := amNotice(&m, &am, path, now)

@@ -45,6 +45,17 @@ const (
 // decodeStrict decodes one JSON object into v, rejecting unknown fields and
 // trailing data, and reports problems by field.
 func decodeStrict(body []byte, v any, prefix string) error {
+	return decodeObject(body, v, prefix, true)
+}
+
+// decodeLenient is decodeStrict for machine senders that add fields in new
+// versions: a field we do not know is ignored rather than refused, so an
+// upgrade on their side never costs an alert.
+func decodeLenient(body []byte, v any, prefix string) error {
+	return decodeObject(body, v, prefix, false)
+}
+
+func decodeObject(body []byte, v any, prefix string, strict bool) error {
 	if !utf8.Valid(body) {
 		return fieldErr("", "body is not valid UTF-8")
 	}
@@ -59,7 +70,9 @@ func decodeStrict(body []byte, v any, prefix string) error {
 		return fieldErr(prefix, "must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err, prefix)
 	}
