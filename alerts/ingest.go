@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -32,12 +31,30 @@ type Result struct {
 }
 
 // ErrClosed is returned by Ingest after Close.
-var ErrClosed = errors.New("alert service is shutting down")
+var ErrClosed = store.ErrBatchClosed
 
 // Ingest accepts alerts. When it returns without error they are on disk with
-// their deliveries queued. Items of one call commit together.
+// their deliveries queued. Items of one call commit together, in a
+// transaction shared with concurrent calls.
 func (s *Service) Ingest(ctx context.Context, items []Item) ([]Result, error) {
-	return s.batch.submit(ctx, items)
+	var results []Result
+	err := s.batch.Do(ctx, func(tx store.Tx) error {
+		// Reset: a failed shared transaction runs this again alone.
+		results = make([]Result, len(items))
+		var deliveries []*store.Delivery
+		for i, it := range items {
+			res, err := s.apply(ctx, tx, it, &deliveries)
+			if err != nil {
+				return fmt.Errorf("accept alert %s: %w", it.Alert.AlertID, err)
+			}
+			results[i] = res
+		}
+		return s.q.Enqueue(ctx, tx, deliveries)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 // apply accepts one item inside a group commit.
@@ -122,120 +139,4 @@ func (s *Service) applyResolved(ctx context.Context, tx store.Tx, it Item, now t
 		return res, err
 	}
 	return res, tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionStatusChanged, Detail: detail})
-}
-
-// committer groups concurrent Ingest calls into shared transactions: one
-// commit (and on SQLite one fsync) serves every request waiting at that
-// moment, which is what lets a single writer keep up with many clients.
-type committer struct {
-	s        *Service
-	in       chan *request
-	maxBatch int
-	mu       sync.RWMutex
-	closed   bool
-	wg       sync.WaitGroup
-}
-
-type request struct {
-	ctx     context.Context
-	items   []Item
-	results []Result
-	err     error
-	done    chan struct{}
-}
-
-func newCommitter(s *Service, writers, maxBatch int) *committer {
-	c := &committer{s: s, in: make(chan *request, 4*maxBatch), maxBatch: maxBatch}
-	for range writers {
-		c.wg.Add(1)
-		go c.loop()
-	}
-	return c
-}
-
-func (c *committer) submit(ctx context.Context, items []Item) ([]Result, error) {
-	r := &request{ctx: ctx, items: items, done: make(chan struct{})}
-	c.mu.RLock()
-	if c.closed {
-		c.mu.RUnlock()
-		return nil, ErrClosed
-	}
-	select {
-	case c.in <- r:
-	case <-ctx.Done():
-		c.mu.RUnlock()
-		return nil, ctx.Err()
-	}
-	c.mu.RUnlock()
-	// Once queued, the request is answered whatever happens to ctx: the
-	// caller must learn whether its alerts were stored.
-	<-r.done
-	return r.results, r.err
-}
-
-func (c *committer) close() {
-	c.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		close(c.in)
-	}
-	c.mu.Unlock()
-	c.wg.Wait()
-}
-
-func (c *committer) loop() {
-	defer c.wg.Done()
-	for first := range c.in {
-		batch, n := []*request{first}, len(first.items)
-	gather:
-		for n < c.maxBatch {
-			select {
-			case r, ok := <-c.in:
-				if !ok {
-					break gather
-				}
-				batch, n = append(batch, r), n+len(r.items)
-			default:
-				break gather
-			}
-		}
-		if err := c.commit(batch); err != nil && len(batch) > 1 {
-			// One bad request must not fail the others: retry each alone.
-			for _, r := range batch {
-				_ = c.commit([]*request{r})
-			}
-		}
-		for _, r := range batch {
-			close(r.done)
-		}
-	}
-}
-
-func (c *committer) commit(batch []*request) error {
-	// The writer's context, not the callers': a caller going away must not
-	// abort a commit other callers share.
-	ctx := context.Background()
-	var deliveries []*store.Delivery
-	err := c.s.st.InTx(ctx, func(tx store.Tx) error {
-		deliveries = deliveries[:0]
-		for _, r := range batch {
-			r.results = make([]Result, len(r.items))
-			for i, it := range r.items {
-				res, err := c.s.apply(ctx, tx, it, &deliveries)
-				if err != nil {
-					return fmt.Errorf("accept alert %s: %w", it.Alert.AlertID, err)
-				}
-				r.results[i] = res
-			}
-		}
-		return c.s.q.Enqueue(ctx, tx, deliveries)
-	})
-	for _, r := range batch {
-		if err != nil {
-			r.results, r.err = nil, err
-		} else {
-			r.err = nil
-		}
-	}
-	return err
 }

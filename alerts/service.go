@@ -37,40 +37,47 @@ type Service struct {
 	q     *delivery.Queue
 	dests []Destination
 	now   func() time.Time
-	batch *committer
+	batch *store.Batcher
+	owned bool // batch was made here, so Close closes it
 }
 
 // Options tune the service.
 type Options struct {
-	// Writers is the number of concurrent group-commit writers; default 1 on
-	// SQLite (one writer is all it has), 4 on PostgreSQL.
-	Writers int
-	// MaxBatch caps the alerts in one group commit; default 256.
-	MaxBatch int
-	Now      func() time.Time
+	// Batch group-commits the service's writes; by default the service makes
+	// its own with DefaultBatcher.
+	Batch *store.Batcher
+	Now   func() time.Time
 }
 
-// New builds the service and starts its group-commit writers; Close stops them.
+// DefaultBatcher is the group committer sized for the store: one writer on
+// SQLite (one writer is all it has), four on PostgreSQL.
+func DefaultBatcher(st store.Store) *store.Batcher {
+	writers := 1
+	if st.Driver() == "postgres" {
+		writers = 4
+	}
+	return store.NewBatcher(st, writers, 256)
+}
+
+// New builds the service.
 func New(st store.Store, q *delivery.Queue, dests []Destination, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Writers <= 0 {
-		opts.Writers = 1
-		if st.Driver() == "postgres" {
-			opts.Writers = 4
-		}
+	s := &Service{st: st, q: q, dests: dests, batch: opts.Batch, now: func() time.Time { return opts.Now().UTC() }}
+	if s.batch == nil {
+		s.batch, s.owned = DefaultBatcher(st), true
 	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 256
-	}
-	s := &Service{st: st, q: q, dests: dests, now: func() time.Time { return opts.Now().UTC() }}
-	s.batch = newCommitter(s, opts.Writers, opts.MaxBatch)
 	return s
 }
 
-// Close stops accepting alerts and waits for the writers to finish what they hold.
-func (s *Service) Close() { s.batch.close() }
+// Close stops accepting alerts and waits for the writers to finish what they
+// hold, when the service owns its batcher; a shared one is its owner's to close.
+func (s *Service) Close() {
+	if s.owned {
+		s.batch.Close()
+	}
+}
 
 // Destinations lists the configured destinations.
 func (s *Service) Destinations() []Destination { return s.dests }

@@ -45,6 +45,9 @@ type Config struct {
 	Metrics    *Metrics
 	// Backoff overrides the retry schedule (tests).
 	Backoff func(attempt int) time.Duration
+	// Batch, when set, group-commits the outcome of each attempt with other
+	// writes, so that deliveries finishing together share one commit.
+	Batch *store.Batcher
 }
 
 // Queue enqueues and works deliveries.
@@ -178,6 +181,14 @@ func requeueOrphans(ctx context.Context, st store.Store) error {
 		}
 		return nil
 	})
+}
+
+// write runs fn in the shared group commit, or in a transaction of its own.
+func (q *Queue) write(ctx context.Context, fn func(store.Tx) error) error {
+	if q.cfg.Batch != nil {
+		return q.cfg.Batch.Do(ctx, fn)
+	}
+	return q.st.InTx(ctx, fn)
 }
 
 // Start begins working deliveries.

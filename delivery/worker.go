@@ -117,7 +117,7 @@ func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Deli
 		event = &alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionDeliveryFailed,
 			Detail: fmt.Sprintf("%s after %d attempts: %s", d.Destination, d.Attempts, d.LastError)}
 	}
-	err := w.q.st.InTx(ctx, func(tx store.Tx) error {
+	err := w.q.write(ctx, func(tx store.Tx) error {
 		if err := tx.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}

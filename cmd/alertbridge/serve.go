@@ -88,7 +88,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
+	// Ingest and delivery outcomes share one group committer, and so share
+	// commits: on SQLite every commit is a disk flush on the one writer.
+	batch := alerts.DefaultBatcher(st)
 	q, err := delivery.New(ctx, st, delivery.Config{
+		Batch:       batch,
 		Notifiers:   notifiers,
 		MaxAttempts: maxAttempts(cfg),
 		JobTimeout:  jobTimeout(cfg),
@@ -98,7 +102,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	svc := alerts.New(st, q, serviceDestinations(cfg), alerts.Options{})
+	svc := alerts.New(st, q, serviceDestinations(cfg), alerts.Options{Batch: batch})
 	api := httpapi.New(httpapi.Config{
 		Service: svc, Store: st, Tokens: apiTokens(cfg), Logger: logger, Registry: reg,
 		IngestRate: cfg.Server.IngestRate, IngestBurst: cfg.Server.IngestBurst,
@@ -141,10 +145,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("requests still running at the shutdown deadline", "error", err)
 	}
-	svc.Close()
 	if err := q.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		logger.Warn("stopping the delivery queue", "error", err)
 	}
+	// Last: the queue's workers record their outcomes through it.
+	batch.Close()
 	logger.Info("alertbridge stopped")
 	return nil
 }
