@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	starjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -207,20 +206,17 @@ func (e *evaluator) context() json.RawMessage {
 		e.fail(fnAlertContext, fmt.Errorf("returned %s, want dict", v.Type()))
 		return nil
 	}
-	out, err := e.run.call(jsonEncode, starlark.Tuple{v})
+	raw, err := appendJSON(nil, v, 0)
 	if err != nil {
 		e.fail(fnAlertContext, fmt.Errorf("encode as JSON: %w", err))
 		return nil
 	}
-	s, _ := starlark.AsString(out)
-	if len(s) > maxContextLen {
-		e.fail(fnAlertContext, fmt.Errorf("result is %d bytes of JSON, over the %d limit", len(s), maxContextLen))
+	if len(raw) > maxContextLen {
+		e.fail(fnAlertContext, fmt.Errorf("result is %d bytes of JSON, over the %d limit", len(raw), maxContextLen))
 		return nil
 	}
-	return json.RawMessage(s)
+	return json.RawMessage(raw)
 }
-
-var jsonEncode = starjson.Module.Members["encode"]
 
 // position is where in Starlark code err arose: the innermost frame that is
 // rule code rather than a built-in.
