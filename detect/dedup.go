@@ -67,13 +67,17 @@ func Fold(g *Group, m Match, now time.Time) (next Group, out Outcome) {
 		t = now
 	}
 	t = t.UTC()
+	period := m.Rule.DedupPeriod
+	if period <= 0 {
+		period = defaultDedupMinutes * time.Minute // a Rule not made by LoadDir
+	}
 
 	if g == nil || g.RuleID != m.Rule.ID || g.Dedup != m.Dedup || !t.Before(g.PeriodEnd) {
 		next = Group{
 			RuleID:      m.Rule.ID,
 			Dedup:       m.Dedup,
 			PeriodStart: t,
-			PeriodEnd:   t.Add(m.Rule.DedupPeriod),
+			PeriodEnd:   t.Add(period),
 			FirstSeen:   t,
 			LastSeen:    t,
 			Threshold:   max(m.Rule.Threshold, 1),

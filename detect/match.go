@@ -38,7 +38,7 @@ type Match struct {
 // the default in place of the failed value, as Panther does, because losing
 // a detection over a broken title is worse than a plain title.
 type RuleError struct {
-	Rule     *Rule
+	Rule     *Rule  // never nil
 	Function string // "rule", "title", ... ; "event" when the event could not be read
 	EventID  string
 	Err      error

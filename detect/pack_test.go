@@ -177,3 +177,59 @@ func BenchmarkEvaluatePack(b *testing.B) {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
 	}
 }
+
+// The threshold rule end to end: ten removals by one admin within 15 minutes
+// raise one alert, the eleventh updates it, and a removal an hour later
+// starts over.
+func TestMassRemovalThresholdEndToEnd(t *testing.T) {
+	rs := loadPack(t)
+	rs.Limits.Timeout = testTimeout
+	var removal map[string]any
+	for _, e := range realEvents(t) {
+		if e["id"] == "d2b25da2-7daa-4796-b6b6-a31fba4bcafe" { // user_removed_from_site
+			removal = e
+		}
+	}
+	if removal == nil {
+		t.Fatal("captured user_removed_from_site event not found")
+	}
+	start := time.Date(2021, 3, 3, 0, 52, 0, 0, time.UTC)
+	now := start.Add(time.Hour) // processed later: event time is what counts
+	var d Deduper
+	var alertID string
+	for i, tc := range []struct {
+		at   time.Duration
+		want Outcome
+	}{
+		{0, Pending}, {time.Minute, Pending}, {2 * time.Minute, Pending}, {3 * time.Minute, Pending},
+		{4 * time.Minute, Pending}, {5 * time.Minute, Pending}, {6 * time.Minute, Pending},
+		{7 * time.Minute, Pending}, {8 * time.Minute, Pending}, {9 * time.Minute, Raise},
+		{14 * time.Minute, Update}, {70 * time.Minute, Pending},
+	} {
+		ev := packEvent(removal)
+		ev.Time = start.Add(tc.at)
+		matches, errs := rs.Evaluate(context.Background(), ev)
+		if len(errs) != 0 || len(matches) != 1 || matches[0].Rule.ID != "Atlassian.Users.MassRemoval" {
+			t.Fatalf("event %d: matches %v, errors %v", i, matches, errs)
+		}
+		g, out := d.Fold(matches[0], now)
+		if out != tc.want {
+			t.Fatalf("event %d: %v, want %v", i, out, tc.want)
+		}
+		switch out {
+		case Raise:
+			a := ToAlert(matches[0], g)
+			if a.Detection.MatchCount != 10 || a.Severity != "HIGH" || !a.Detection.FirstSeen.Equal(start) {
+				t.Errorf("raised alert: %+v %+v", a, a.Detection)
+			}
+			alertID = a.AlertID
+		case Update:
+			if g.AlertID != alertID || g.Count != 11 {
+				t.Errorf("update: alert %s count %d, want %s and 11", g.AlertID, g.Count, alertID)
+			}
+		}
+		if i == 11 && g.AlertID == alertID {
+			t.Error("a new period kept the old alert ID")
+		}
+	}
+}
