@@ -90,15 +90,15 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 		}
 		return res, tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionReopened, Detail: "firing again"})
 	}
-	if err := tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionCreated, Detail: "from " + string(a.Source)}); err != nil {
-		return res, err
-	}
 	d := route.Route(route.InputOf(a), s.routes())
 	action := alert.ActionRouted
 	if len(d.Destinations) == 0 {
 		action = alert.ActionUnrouted
 	}
-	if err := tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: "alertbridge", Action: action, Detail: d.String()}); err != nil {
+	if err := tx.AddEvents(ctx, a.AlertID,
+		alert.Event{At: now, Actor: it.Actor, Action: alert.ActionCreated, Detail: "from " + string(a.Source)},
+		alert.Event{At: now, Actor: "alertbridge", Action: action, Detail: d.String()},
+	); err != nil {
 		return res, err
 	}
 	for _, name := range d.Destinations {

@@ -132,7 +132,7 @@ func build[TTx any](ctx context.Context, q *Queue, driver riverdriver.Driver[TTx
 		return nil, fmt.Errorf("delivery queue: %w", err)
 	}
 	q.insertTx = func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error {
-		_, err := client.InsertManyTx(ctx, tx.Raw().(TTx), params)
+		_, err := client.InsertManyFastTx(ctx, tx.Raw().(TTx), params)
 		return err
 	}
 	q.start = func(ctx context.Context) error {

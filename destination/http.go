@@ -45,3 +45,13 @@ func RetryAfterHeader(h http.Header, now time.Time, def time.Duration) time.Dura
 	}
 	return min(max(d, 0), time.Hour)
 }
+
+// Transport is an HTTP transport for a destination's client. Deliveries run
+// in parallel, so it keeps as many idle connections per host as there are
+// delivery workers; the default of two would close and redial most of them.
+func Transport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.MaxIdleConns = 256
+	return t
+}

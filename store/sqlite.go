@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // sqliteStore keeps two pools over one file: a single writer connection,
@@ -44,10 +42,11 @@ func openSQLite(ctx context.Context, file string) (Store, error) {
 			return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 		}
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(file, false))
+	wc, err := newStmtCachingConnector(sqliteDSN(file, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
+	w := sql.OpenDB(wc)
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
@@ -57,11 +56,12 @@ func openSQLite(ctx context.Context, file string) (Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
 	// The read pool opens after the writer has set WAL mode on the file.
-	r, err := sql.Open("sqlite", sqliteDSN(file, true))
+	rc, err := newStmtCachingConnector(sqliteDSN(file, true))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 	}
+	r := sql.OpenDB(rc)
 	r.SetMaxOpenConns(4)
 	s.r = r
 	return s, nil

@@ -44,6 +44,8 @@ type Tx interface {
 	ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, string, error)
 
 	AddEvent(ctx context.Context, alertID string, e alert.Event) error
+	// AddEvents records several events in one statement.
+	AddEvents(ctx context.Context, alertID string, es ...alert.Event) error
 	ListEvents(ctx context.Context, alertID string) ([]alert.Event, error)
 	AddComment(ctx context.Context, c *alert.Comment) error
 	ListComments(ctx context.Context, alertID string) ([]alert.Comment, error)

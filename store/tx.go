@@ -176,10 +176,31 @@ func (t *tx) ListAlerts(ctx context.Context, lq ListQuery) ([]*alert.Alert, stri
 }
 
 func (t *tx) AddEvent(ctx context.Context, alertID string, e alert.Event) error {
-	_, err := t.q.exec(ctx, `INSERT INTO alert_events (alert_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)`,
-		alertID, micros(e.At), e.Actor, e.Action, e.Detail)
-	if err != nil {
-		return fmt.Errorf("add %s event to alert %s: %w", e.Action, alertID, err)
+	return t.AddEvents(ctx, alertID, e)
+}
+
+// eventInserts holds the statement text for inserting one to four events,
+// so the common cases are one cached statement each.
+var eventInserts = func() (qs [4]string) {
+	q := `INSERT INTO alert_events (alert_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)`
+	for i := range qs {
+		qs[i] = q
+		q += `, (?, ?, ?, ?, ?)`
+	}
+	return qs
+}()
+
+func (t *tx) AddEvents(ctx context.Context, alertID string, es ...alert.Event) error {
+	for len(es) > 0 {
+		n := min(len(es), len(eventInserts))
+		args := make([]any, 0, 5*n)
+		for _, e := range es[:n] {
+			args = append(args, alertID, micros(e.At), e.Actor, e.Action, e.Detail)
+		}
+		if _, err := t.q.exec(ctx, eventInserts[n-1], args...); err != nil {
+			return fmt.Errorf("add %s event to alert %s: %w", es[0].Action, alertID, err)
+		}
+		es = es[n:]
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // profiles behind --debug-listen
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	debugListen := fs.String("debug-listen", "", "serve Go's pprof profiles on this address (keep it private)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -47,6 +49,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "alertbridge serve: %s:\n%v\n", *cfgPath, err)
 		return 1
+	}
+	if *debugListen != "" {
+		go func() {
+			// pprof registers on http.DefaultServeMux, which nothing else uses.
+			logger.Warn("debug listener stopped", "error", http.ListenAndServe(*debugListen, nil))
+		}()
 	}
 	if err := runServer(ctx, cfg, logger); err != nil {
 		logger.Error("alertbridge stopped", "error", err)

@@ -46,7 +46,7 @@ func New(cfg Config) *Notifier {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{}
+		cfg.Client = &http.Client{Transport: destination.Transport()}
 	}
 	return &Notifier{cfg: cfg}
 }

@@ -1,0 +1,311 @@
+// Command ingestbench measures alert ingest through the real alertbridge
+// binary: alerts accepted per second by concurrent clients, latency
+// percentiles, and the server's peak resident memory. Each run starts a
+// fresh server on a fresh database; the result is the median of the runs.
+//
+// As a baseline it measures, in the same run and with the same clients,
+// GET /healthz: the HTTP stack's own ceiling, so the ratio shows what
+// durable ingest costs on top of it.
+//
+//	go run ./internal/cmd/ingestbench -storage sqlite -runs 5
+//	go run ./internal/cmd/ingestbench -storage postgres -pg-url postgres://...
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var debugListen = flag.String("debug-listen", "", "pass --debug-listen to the server, to profile it during a run")
+
+type result struct {
+	alertsPerSec   float64
+	p50, p99       time.Duration
+	peakRSSMiB     float64
+	baselinePerSec float64
+	errors         int64
+}
+
+func main() {
+	var (
+		bin      = flag.String("bin", "", "alertbridge binary (default: build ./cmd/alertbridge)")
+		storage  = flag.String("storage", "sqlite", "sqlite or postgres")
+		pgURL    = flag.String("pg-url", os.Getenv("ALERTBRIDGE_TEST_POSTGRES_URL"), "PostgreSQL admin URL (a database is created per run)")
+		clients  = flag.Int("clients", 32, "concurrent clients")
+		duration = flag.Duration("duration", 10*time.Second, "measured load per run")
+		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured load before each run")
+		runs     = flag.Int("runs", 5, "runs; the medians are reported")
+		dests    = flag.Int("destinations", 1, "webhook destinations every alert is delivered to (a local sink)")
+	)
+	flag.Parse()
+	log.SetFlags(0)
+	if *bin == "" {
+		*bin = build()
+	}
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer sink.Close()
+
+	var rs []result
+	for i := range *runs {
+		r, err := runOnce(*bin, *storage, *pgURL, sink.URL, *clients, *dests, *warmup, *duration)
+		if err != nil {
+			log.Fatalf("run %d: %v", i+1, err)
+		}
+		fmt.Printf("run %d: %8.0f alerts/s  p50 %6.2f ms  p99 %6.2f ms  peak RSS %5.1f MiB  baseline /healthz %8.0f req/s  errors %d\n",
+			i+1, r.alertsPerSec, ms(r.p50), ms(r.p99), r.peakRSSMiB, r.baselinePerSec, r.errors)
+		rs = append(rs, r)
+	}
+	m := result{
+		alertsPerSec:   median(rs, func(r result) float64 { return r.alertsPerSec }),
+		p50:            time.Duration(median(rs, func(r result) float64 { return float64(r.p50) })),
+		p99:            time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })),
+		peakRSSMiB:     median(rs, func(r result) float64 { return r.peakRSSMiB }),
+		baselinePerSec: median(rs, func(r result) float64 { return r.baselinePerSec }),
+	}
+	fmt.Printf("\nmedian of %d runs, %s, %d clients, %d destination(s):\n", len(rs), *storage, *clients, *dests)
+	fmt.Printf("  ingest     %8.0f alerts/s  p50 %.2f ms  p99 %.2f ms  peak RSS %.1f MiB\n", m.alertsPerSec, ms(m.p50), ms(m.p99), m.peakRSSMiB)
+	fmt.Printf("  baseline   %8.0f req/s (GET /healthz)  ingest/baseline %.3f\n", m.baselinePerSec, m.alertsPerSec/m.baselinePerSec)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func median(rs []result, f func(result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func build() string {
+	dir, err := os.MkdirTemp("", "ingestbench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	out := filepath.Join(dir, "alertbridge")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/alertbridge")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("build alertbridge (run from the repository root): %v", err)
+	}
+	return out
+}
+
+func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, duration time.Duration) (result, error) {
+	dir, err := os.MkdirTemp("", "ingestbench-run")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	storeURL := "sqlite://" + filepath.Join(dir, "bench.db")
+	if storage == "postgres" {
+		if storeURL, err = freshDatabase(pgURL); err != nil {
+			return result{}, err
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return result{}, err
+	}
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "server:\n  listen: %s\n  ingest_rate_limit: {per_second: 1000000, burst: 1000000}\n  api_tokens: [{name: bench, token_env: BENCH_TOKEN}]\nstorage:\n  url: %s\ndestinations:\n", addr, storeURL)
+	for i := range dests {
+		fmt.Fprintf(&cfg, "  - {name: sink%d, type: webhook, webhook: {url: %s}}\n", i, sinkURL)
+	}
+	if dests == 0 {
+		cfg.WriteString("  []\n")
+	}
+	cfgPath := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
+		return result{}, err
+	}
+	args := []string{"serve", "--config", cfgPath, "--log-level", "error"}
+	if *debugListen != "" {
+		args = append(args, "--debug-listen", *debugListen)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "BENCH_TOKEN=bench")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	base := "http://" + addr
+	if err := waitReady(base); err != nil {
+		return result{}, fmt.Errorf("%w\n%s", err, logs.String())
+	}
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+	var seq atomic.Int64
+	post := func(ctx context.Context) (time.Duration, bool) {
+		id := seq.Add(1)
+		body := fmt.Sprintf(`{"id":"Bench.Rule","alertId":"bench-%d","title":"Benchmark alert %d","severity":"HIGH","type":"RULE",
+"description":"An alert sent by ingestbench.","link":"https://example.com/alerts/%d","tags":["bench","ingest"],
+"logTypes":["Atlassian.Audit"],"alertContext":{"actor":"admin@example.com","ip":"192.0.2.10","event_id":"%d","action":"user_logged_in_as_user"}}`, id, id, id, id)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/alerts", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer bench")
+		req.Header.Set("Content-Type", "application/json")
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(start), resp.StatusCode == http.StatusAccepted
+	}
+	health := func(ctx context.Context) (time.Duration, bool) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(start), resp.StatusCode == http.StatusOK
+	}
+
+	load(post, clients, warmup)
+	lat, errs := load(post, clients, duration)
+	rss, err := peakRSS(cmd.Process.Pid)
+	if err != nil {
+		return result{}, err
+	}
+	baseLat, _ := load(health, clients, duration/2)
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return result{}, fmt.Errorf("no alert accepted\n%s", logs.String())
+	}
+	return result{
+		alertsPerSec:   float64(len(lat)) / duration.Seconds(),
+		p50:            lat[len(lat)*50/100],
+		p99:            lat[len(lat)*99/100],
+		peakRSSMiB:     rss,
+		baselinePerSec: float64(len(baseLat)) / (duration / 2).Seconds(),
+		errors:         errs,
+	}, nil
+}
+
+// load runs op from n clients for d and returns the latencies of the
+// successful calls and the number of failed ones.
+func load(op func(context.Context) (time.Duration, bool), n int, d time.Duration) ([]time.Duration, int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		all  []time.Duration
+		errs atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				lat, ok := op(ctx)
+				switch {
+				case ok:
+					mine = append(mine, lat)
+				case ctx.Err() == nil:
+					errs.Add(1)
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return all, errs.Load()
+}
+
+// peakRSS reads the process's high-water resident set size.
+func peakRSS(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+func waitReady(base string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("server not ready after 30s")
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func freshDatabase(admin string) (string, error) {
+	if admin == "" {
+		return "", fmt.Errorf("-pg-url (or ALERTBRIDGE_TEST_POSTGRES_URL) is required for postgres")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	u := admin
+	query := ""
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u, query = u[:i], u[i:]
+	}
+	return u[:strings.LastIndexByte(u, '/')] + "/" + name + query, nil
+}
