@@ -141,6 +141,9 @@ func orEmpty(ss []string) []string {
 // alertView is an alert as the API returns it.
 type alertView struct {
 	*alert.Alert
+	// Assignee shadows the alert's own field, which omits an empty value:
+	// the contract promises the key on every alert, assigned or not.
+	Assignee   string           `json:"assignee"`
 	Comments   []alert.Comment  `json:"comments"`
 	Issues     []alert.Issue    `json:"issues"`
 	Deliveries []store.Delivery `json:"deliveries"`
@@ -148,7 +151,7 @@ type alertView struct {
 }
 
 func viewOf(r *alerts.Record) alertView {
-	return alertView{Alert: r.Alert, Comments: r.Comments, Issues: r.Issues, Deliveries: r.Deliveries, Timeline: r.Timeline}
+	return alertView{Alert: r.Alert, Assignee: r.Alert.Assignee, Comments: r.Comments, Issues: r.Issues, Deliveries: r.Deliveries, Timeline: r.Timeline}
 }
 
 func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) error {
@@ -208,10 +211,16 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if as == nil {
-		as = []*alert.Alert{}
+	// The list's alerts carry the same keys as a single alert's answer.
+	type listed struct {
+		*alert.Alert
+		Assignee string `json:"assignee"`
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": as, "next": next})
+	out := make([]listed, len(as))
+	for i, a := range as {
+		out[i] = listed{Alert: a, Assignee: a.Assignee}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": out, "next": next})
 	return nil
 }
 
