@@ -43,7 +43,8 @@ func (s *postgresStore) InTx(ctx context.Context, fn func(Tx) error) error {
 }
 
 func (s *postgresStore) View(ctx context.Context, fn func(Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
+	// Repeatable read: the several reads behind one answer see one moment.
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
 func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx) error) error {
