@@ -421,6 +421,8 @@ func checkAlertShape(t *testing.T, body []byte) {
 func (e *env) waitDelivery(t *testing.T, id, dest string, n int, state string) alertJSON {
 	t.Helper()
 	var a alertJSON
+	// One GET reads one snapshot (View), so the answer that shows the new
+	// state also shows the timeline entry written in the same commit.
 	eventually(t, fmt.Sprintf("delivery %d of %s to %s to be %s", n, id, dest, state), func() bool {
 		a = e.alert(t, id)
 		seen := 0
@@ -437,11 +439,7 @@ func (e *env) waitDelivery(t *testing.T, id, dest string, n int, state string) a
 		}
 		return false
 	})
-	// Read once more: on PostgreSQL a read runs at READ COMMITTED, so the
-	// answer that first showed the new state may have read the timeline
-	// before the delivery's commit. A read begun after that commit has all
-	// of it.
-	return e.alert(t, id)
+	return a
 }
 
 // eventually polls cond until it holds. Deliveries happen after the answer,
