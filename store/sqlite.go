@@ -25,9 +25,11 @@ func sqliteDSN(file string, readOnly bool) string {
 		v.Add("_pragma", "query_only(1)")
 	} else {
 		v.Add("_pragma", "journal_mode(WAL)")
-		// FULL makes each commit durable on return: an alert answered 202 is
-		// on disk. Group commits keep the fsyncs few.
-		v.Add("_pragma", "synchronous(FULL)")
+		// NORMAL is for River's own bookkeeping (fetches, completions),
+		// which need not reach the disk before the next durable commit:
+		// alertbridge's transactions switch to FULL around themselves (see
+		// InTx), and their flush of the WAL carries River's writes with it.
+		v.Add("_pragma", "synchronous(NORMAL)")
 		v.Set("_txlock", "immediate")
 	}
 	return "file:" + file + "?" + v.Encode()
@@ -83,15 +85,31 @@ func (s *sqliteStore) Close() error {
 	return errR
 }
 
+// InTx commits durably: the WAL is flushed to disk before it returns, so
+// an alert answered 202 is on disk. SQLite reads the synchronous setting at
+// BEGIN, so it is raised on the connection before the transaction and
+// lowered after; the single writer connection is held throughout.
 func (s *sqliteStore) InTx(ctx context.Context, fn func(Tx) error) error {
-	return runSQLTx(ctx, s.w, fn)
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	// If lowering fails the connection stays at FULL: slower, never unsafe.
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`) //nolint:errcheck
+	return runSQLTx(ctx, conn, fn)
 }
 
 func (s *sqliteStore) View(ctx context.Context, fn func(Tx) error) error {
 	return runSQLTx(ctx, s.r, fn)
 }
 
-func runSQLTx(ctx context.Context, db *sql.DB, fn func(Tx) error) error {
+func runSQLTx(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, fn func(Tx) error) error {
 	sqlTx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -284,4 +285,33 @@ func TestCheckpoints(t *testing.T) {
 			t.Errorf("checkpoint = %q, want two", got)
 		}
 	})
+}
+
+// On SQLite our transactions commit with synchronous=FULL (durable on
+// return) while the connection's default, which River's bookkeeping uses,
+// is NORMAL.
+func TestSQLiteOwnTransactionsAreFullySynchronous(t *testing.T) {
+	ctx := context.Background()
+	s := testdb.Open(t, "sqlite")
+	level := func(q interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}) int {
+		var n int
+		if err := q.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		if got := level(tx.Raw().(*sql.Tx)); got != 2 {
+			t.Errorf("synchronous inside InTx = %d, want 2 (FULL)", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := level(s.Handle().(*sql.DB)); got != 1 {
+		t.Errorf("synchronous outside InTx = %d, want 1 (NORMAL)", got)
+	}
 }
