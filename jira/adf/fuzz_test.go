@@ -12,10 +12,10 @@ import (
 // output reads back as the same document: if escaping were wrong, literal
 // characters would turn into formatting on the way back.
 func FuzzADFFromMarkdown(f *testing.F) {
-	for _, md := range markdownCorpus {
+	for _, md := range markdownCorpus() {
 		f.Add(md)
 	}
-	for _, tt := range equivalentMarkdown {
+	for _, tt := range equivalentMarkdown() {
 		f.Add(tt.in)
 	}
 	for _, s := range []string{

@@ -44,6 +44,7 @@ func TestToMarkdown(t *testing.T) {
 		{"empty paragraphs skipped", para() + `,` + para(txt("a")) + `,` + para(), "a"},
 		{"hard break", para(txt("a"), brk, txt("b")), "a\\\nb"},
 		{"trailing hard breaks dropped", para(txt("a"), brk, brk), "a"},
+		{"backslash before a break", para(txt(`a\`), brk, txt("b")), "a&#92;\\\nb"},
 		{"leading hard break kept", para(brk, txt("a")), "\\\na"},
 		{"newline in text is a break", para(txt("a\r\nb")), "a\\\nb"},
 		{"marks", para(txt("b", strongM), txt(" "), txt("i", emM), txt(" "), txt("s", strikeM), txt(" "), txt("c", codeM)), "**b** *i* ~~s~~ `c`"},

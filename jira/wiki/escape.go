@@ -109,7 +109,7 @@ func escapeText(s string) string {
 // escapeLineStart stops a line from being read as a list, heading, quote,
 // table row or rule. Characters escapeText already escaped need nothing.
 func escapeLineStart(l string) string {
-	t := strings.TrimLeft(l, " \t")
+	t := strings.TrimLeftFunc(l, unicode.IsSpace)
 	indent := l[:len(l)-len(t)]
 	if t == "" {
 		return l

@@ -28,7 +28,8 @@ func parse(w string) *adf.Node {
 	return &adf.Node{Type: adf.TypeDoc, Version: 1, Content: parseBlocks(strings.Split(w, "\n"))}
 }
 
-// containerMacros hold blocks; code and noformat hold raw text.
+// isContainerMacro reports whether a macro holds blocks, which are parsed
+// as wiki markup; code and noformat hold raw text.
 func isContainerMacro(name string) bool {
 	switch name {
 	case "quote", "panel", "info", "note", "tip", "warning", "section", "column", "expand":
@@ -39,6 +40,9 @@ func isContainerMacro(name string) bool {
 
 func isCodeMacro(name string) bool { return name == "code" || name == "noformat" }
 
+// parseBlocks reads lines into blocks. Block macros may open and close
+// anywhere in a line, so a line holding one is split around it and the
+// pieces are read again.
 func parseBlocks(src []string) []*adf.Node {
 	lines := append([]string(nil), src...)
 	var out []*adf.Node
@@ -115,6 +119,7 @@ func parseBlocks(src []string) []*adf.Node {
 	return out
 }
 
+// isHeading reports whether a line is "h1. title" through "h6.".
 func isHeading(t string) bool {
 	return len(t) >= 3 && t[0] == 'h' && t[1] >= '1' && t[1] <= '6' && t[2] == '.' &&
 		(len(t) == 3 || t[3] == ' ' || t[3] == '\t')
@@ -472,7 +477,26 @@ const (
 	numDelims
 )
 
-var delimKinds = map[string]int{"*": dStrong, "_": dEm, "-": dStrike, "+": dUnderline, "^": dSup, "~": dSub, "??": dCite}
+// delimKind maps a text-effect delimiter to its kind.
+func delimKind(d string) (int, bool) {
+	switch d {
+	case "*":
+		return dStrong, true
+	case "_":
+		return dEm, true
+	case "-":
+		return dStrike, true
+	case "+":
+		return dUnderline, true
+	case "^":
+		return dSup, true
+	case "~":
+		return dSub, true
+	case "??":
+		return dCite, true
+	}
+	return 0, false
+}
 
 func delimMark(k int) adf.Mark {
 	switch k {
@@ -604,7 +628,8 @@ func tokenize(s string, links bool) []tok {
 			prev, next := runeBefore(i), runeAt(i+1)
 			escapedPrev := i >= 2 && s[i-2] == '\\'
 			if next != rune(c) && (prev != rune(c) || escapedPrev) {
-				if t, ok := plainDelim(delimKinds[string(c)], string(c), prev, next); ok {
+				kind, _ := delimKind(string(c))
+				if t, ok := plainDelim(kind, string(c), prev, next); ok {
 					flushText()
 					toks = append(toks, t)
 					i++
@@ -633,10 +658,12 @@ func plainDelim(kind int, text string, prev, next rune) (tok, bool) {
 // bracedDelim reads "{*}", "{_}", "{??}" and the like, which Jira reads as
 // formatting even inside words.
 func bracedDelim(s string) (int, int) {
-	for d, k := range delimKinds {
-		tag := "{" + d + "}"
-		if strings.HasPrefix(s, tag) {
-			return k, len(tag)
+	if strings.HasPrefix(s, "{??}") {
+		return dCite, 4
+	}
+	if len(s) >= 3 && s[2] == '}' {
+		if k, ok := delimKind(s[1:2]); ok {
+			return k, 3
 		}
 	}
 	return 0, 0
@@ -775,11 +802,16 @@ func parseLink(s string) ([]*adf.Node, int) {
 	}
 	link := adf.Link(target)
 	var nodes []*adf.Node
-	if hasAlias && strings.TrimSpace(alias) != "" {
+	if hasAlias {
 		nodes = tokensToNodes(alias)
 	}
 	if len(nodes) == 0 {
-		nodes = []*adf.Node{{Type: adf.TypeText, Text: target}}
+		// [mailto:a@b.test] shows the address alone.
+		text := target
+		if strings.HasPrefix(strings.ToLower(text), "mailto:") && len(text) > len("mailto:") {
+			text = text[len("mailto:"):]
+		}
+		nodes = []*adf.Node{{Type: adf.TypeText, Text: text}}
 	}
 	for _, nd := range nodes {
 		nd.Marks = append(nd.Marks, link)

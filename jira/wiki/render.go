@@ -86,7 +86,7 @@ func renderParagraph(nodes []*adf.Node) []string {
 	}
 	lines := strings.Split(text, "\n")
 	for i, l := range lines {
-		lines[i] = escapeLineStart(strings.TrimLeft(l, " \t"))
+		lines[i] = escapeLineStart(strings.TrimLeftFunc(l, unicode.IsSpace))
 	}
 	return lines
 }
@@ -106,8 +106,19 @@ func renderCode(n *adf.Node) []string {
 		open, closeTag = "{code:"+lang+"}", "{code}"
 	}
 	// Nothing escapes inside these macros, so a body holding the closing tag
-	// must use the other macro.
-	if strings.Contains(strings.ToLower(code), closeTag) {
+	// must use the other macro, and a body holding both cannot be a block:
+	// it becomes lines of monospace, which can escape.
+	lower := strings.ToLower(code)
+	if strings.Contains(lower, "{code}") && strings.Contains(lower, "{noformat}") {
+		var out []string
+		for _, l := range strings.Split(code, "\n") {
+			if l != "" {
+				out = append(out, "{{"+escapeText(l)+"}}")
+			}
+		}
+		return out
+	}
+	if strings.Contains(lower, closeTag) {
 		if closeTag == "{code}" {
 			open, closeTag = "{noformat}", "{noformat}"
 		} else {
@@ -197,7 +208,15 @@ const (
 	numKinds
 )
 
-var delims = [...]string{kStrong: "*", kEm: "_", kStrike: "-"}
+func delimOf(k wikiKind) string {
+	switch k {
+	case kStrong:
+		return "*"
+	case kEm:
+		return "_"
+	}
+	return "-"
+}
 
 type marks struct {
 	has  [numKinds]bool
@@ -227,8 +246,10 @@ func marksOf(ms []adf.Mark) marks {
 		case adf.MarkCode:
 			m.code = true
 		case adf.MarkLink:
-			href, _ := mk.Attrs["href"].(string)
-			m.has[kLink], m.href = true, href
+			// A link to nowhere has no wiki form; its text stays.
+			if href, _ := mk.Attrs["href"].(string); href != "" {
+				m.has[kLink], m.href = true, href
+			}
 		}
 	}
 	return m
@@ -418,7 +439,8 @@ func renderLine(atoms []atom) string {
 		case p.kind == kLink && p.open:
 			// A link whose text is its address is written [address].
 			if i+2 < len(ps) && ps[i+1].atom && !ps[i+2].atom && !ps[i+2].open && ps[i+2].kind == kLink &&
-				!ps[i+1].marks.code && ps[i+1].s == escapeText(p.marks.href) && linkURL(p.marks.href) == p.marks.href {
+				!ps[i+1].marks.code && ps[i+1].s == escapeText(p.marks.href) && linkURL(p.marks.href) == p.marks.href &&
+				looksLikeURL(p.marks.href) {
 				b.WriteString("[" + p.marks.href + "]")
 				i += 2
 				continue
@@ -427,7 +449,7 @@ func renderLine(atoms []atom) string {
 		case p.kind == kLink:
 			b.WriteString("|" + linkURL(p.marks.href) + "]")
 		default:
-			d := delims[p.kind]
+			d := delimOf(p.kind)
 			if braced[i] {
 				d = "{" + d + "}"
 			}
