@@ -1,6 +1,7 @@
 package adf
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -129,4 +130,40 @@ func mergeTexts(nodes []*Node) []*Node {
 		out = append(out, k)
 	}
 	return out
+}
+
+// FuzzADFToMarkdown feeds ToMarkdown documents as Jira might send them:
+// any JSON that decodes, with unknown nodes, odd attribute types and marks
+// the schema forbids. It must not panic, and its output must read back as
+// a valid document.
+func FuzzADFToMarkdown(f *testing.F) {
+	for _, md := range markdownCorpus() {
+		f.Add(mustJSONf(f, FromMarkdown(md)))
+	}
+	for _, s := range []string{
+		`{"type":"doc","content":[{"type":"heading","attrs":{"level":"x"}},{"type":"orderedList","attrs":{"order":1e300},"content":[{"type":"text","text":"t"}]}]}`,
+		`{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"a","marks":[{"type":"link"},{"type":"link","attrs":{"href":5}},{"type":"code"},{"type":"strong"}]}]}]}`,
+		`{"type":"doc","content":[{"type":"table","content":[{"type":"tableRow","content":[null,{"type":"tableCell"}]}]},{"type":"mention","attrs":null},{"type":"date","attrs":{"timestamp":"-99999999999999999"}}]}`,
+		`{"type":"doc","content":[{"type":"blockquote","content":[{"type":"blockquote","content":[{"type":"rule"},{"type":"heading"}]}]},{"type":"listItem"},{"type":"taskList","content":[{"type":"taskList"}]}]}`,
+		`{"type":"doc","content":[{"type":"codeBlock","attrs":{"language":["go"]},"content":[{"type":"text","text":"` + "```" + `\n~~~"}]}]}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		doc, err := Parse([]byte(data))
+		if err != nil {
+			return
+		}
+		_ = TextLen(doc)
+		md := ToMarkdown(doc)
+		requireValid(t, FromMarkdown(md))
+	})
+}
+
+func mustJSONf(f *testing.F, v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return string(data)
 }

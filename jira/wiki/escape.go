@@ -84,7 +84,9 @@ func escapeText(s string) string {
 				b.WriteByte('\\')
 			}
 		case r == '?':
-			if prev == '?' || next == '?' { // ??citation??
+			// ??citation??; at an edge the other "?" may come from a
+			// neighbouring string.
+			if prev == '?' || next == '?' || prev == -1 || next == -1 {
 				b.WriteByte('\\')
 			}
 		case r == '!':

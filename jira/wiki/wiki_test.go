@@ -226,3 +226,26 @@ func TestWikiRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestLiteralCharacters checks that every ASCII punctuation character, alone
+// and where wiki markup gives it meaning, stays literal text through Escape
+// and through rendering, and back.
+func TestLiteralCharacters(t *testing.T) {
+	const punct = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+	var texts []string
+	for _, c := range punct {
+		s := string(c)
+		texts = append(texts, s, s+s, s+s+s+s, s+"x", "x"+s, "x"+s+"x", s+" x", "x "+s, s+"x"+s, "{"+s+"}")
+	}
+	texts = append(texts, "h1. x", "bq. x", "----", "* x", "# x", "- x", "|a|b|", "||a||", "{code}x{code}", "{{x}}",
+		"[x|y]", "[~x]", "!x.png!", "&amp;", "&#92;", `\\`, `a\`, "(x) (/)", "a -- b --- c", "{color:red}x{color}")
+	for _, s := range texts {
+		if got := plainText(parse(Escape(s))); got != s {
+			t.Errorf("Escape(%q) = %q reads back as %q", s, Escape(s), got)
+		}
+		w := render(adf.Doc(adf.Paragraph(adf.Text(s))))
+		if got := plainText(parse(w)); got != s {
+			t.Errorf("text %q renders as %q, which reads back as %q", s, w, got)
+		}
+	}
+}
