@@ -38,24 +38,39 @@ var ErrClosed = store.ErrBatchClosed
 // transaction shared with concurrent calls.
 func (s *Service) Ingest(ctx context.Context, items []Item) ([]Result, error) {
 	var results []Result
-	err := s.batch.Do(ctx, func(tx store.Tx) error {
-		// Reset: a failed shared transaction runs this again alone.
-		results = make([]Result, len(items))
-		var deliveries []*store.Delivery
-		for i, it := range items {
-			res, err := s.apply(ctx, tx, it, &deliveries)
-			if err != nil {
-				return fmt.Errorf("accept alert %s: %w", it.Alert.AlertID, err)
-			}
-			results[i] = res
-		}
-		return s.q.Enqueue(ctx, tx, deliveries)
+	err := s.batch.Do(ctx, func(tx store.Tx) (err error) {
+		// Assigned afresh: a failed shared transaction runs this again alone.
+		results, err = s.AcceptTx(ctx, tx, items)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return results, nil
 }
+
+// AcceptTx accepts alerts inside the caller's transaction, for writers that
+// must commit an alert together with state of their own (a detection's
+// dedup group, a source's checkpoint).
+func (s *Service) AcceptTx(ctx context.Context, tx store.Tx, items []Item) ([]Result, error) {
+	results := make([]Result, len(items))
+	var deliveries []*store.Delivery
+	for i, it := range items {
+		res, err := s.apply(ctx, tx, it, &deliveries)
+		if err != nil {
+			return nil, fmt.Errorf("accept alert %s: %w", it.Alert.AlertID, err)
+		}
+		results[i] = res
+	}
+	if err := s.q.Enqueue(ctx, tx, deliveries); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// Batch is the group committer the service writes through, for callers of
+// AcceptTx that want their commits shared too.
+func (s *Service) Batch() *store.Batcher { return s.batch }
 
 // apply accepts one item inside a group commit.
 func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[]*store.Delivery) (Result, error) {

@@ -48,6 +48,13 @@ type Config struct {
 	// Batch, when set, group-commits the outcome of each attempt with other
 	// writes, so that deliveries finishing together share one commit.
 	Batch *store.Batcher
+	// Register adds other kinds of jobs to the queue's workers (source
+	// pollers, sync jobs), so that every durable job shares one River client.
+	Register func(*river.Workers)
+	// Periodic jobs run on one replica at a time: River's leader.
+	Periodic []*river.PeriodicJob
+	// ExtraQueues are River queues for the Register'ed jobs, by name.
+	ExtraQueues map[string]river.QueueConfig
 }
 
 // Queue enqueues and works deliveries.
@@ -55,6 +62,7 @@ type Queue struct {
 	st       store.Store
 	cfg      Config
 	insertTx func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error
+	insert   func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error
 	start    func(ctx context.Context) error
 	stop     func(ctx context.Context) error
 	cancel   func(ctx context.Context) error
@@ -114,9 +122,17 @@ func build[TTx any](ctx context.Context, q *Queue, driver riverdriver.Driver[TTx
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &worker{q: q})
+	if q.cfg.Register != nil {
+		q.cfg.Register(workers)
+	}
+	queues := map[string]river.QueueConfig{queueName: {MaxWorkers: q.cfg.Workers}}
+	for name, qc := range q.cfg.ExtraQueues {
+		queues[name] = qc
+	}
 	client, err := river.NewClient(driver, &river.Config{
-		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: q.cfg.Workers}},
+		Queues:            queues,
 		Workers:           workers,
+		PeriodicJobs:      q.cfg.Periodic,
 		FetchPollInterval: q.cfg.PollInterval,
 		FetchCooldown:     min(q.cfg.PollInterval, 20*time.Millisecond),
 		JobTimeout:        q.cfg.JobTimeout,
@@ -130,6 +146,10 @@ func build[TTx any](ctx context.Context, q *Queue, driver riverdriver.Driver[TTx
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delivery queue: %w", err)
+	}
+	q.insert = func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error {
+		_, err := client.InsertManyTx(ctx, tx.Raw().(TTx), params)
+		return err
 	}
 	q.insertTx = func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error {
 		_, err := client.InsertManyFastTx(ctx, tx.Raw().(TTx), params)
@@ -229,6 +249,15 @@ func (q *Queue) Enqueue(ctx context.Context, tx store.Tx, ds []*store.Delivery) 
 	}
 	if err := q.insertTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
+	}
+	return nil
+}
+
+// InsertTx inserts other jobs (of kinds added through Config.Register) in
+// the caller's transaction. Unlike Enqueue it honours unique job options.
+func (q *Queue) InsertTx(ctx context.Context, tx store.Tx, params ...river.InsertManyParams) error {
+	if err := q.insert(ctx, tx, params); err != nil {
+		return fmt.Errorf("insert %d jobs: %w", len(params), err)
 	}
 	return nil
 }
