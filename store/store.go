@@ -66,6 +66,21 @@ type Tx interface {
 	GetCheckpoint(ctx context.Context, name string) (string, error)
 	PutCheckpoint(ctx context.Context, name, value string, at time.Time) error
 
+	// LockDetectionGroup reads a rule's dedup group and holds it (even one
+	// that does not exist yet) against concurrent writers until the
+	// transaction ends; ErrNotFound when there is none.
+	LockDetectionGroup(ctx context.Context, ruleID, dedup string) (*DetectionGroup, error)
+	PutDetectionGroup(ctx context.Context, g *DetectionGroup) error
+	// ExpireDetectionGroups drops groups whose period ended by the time given.
+	ExpireDetectionGroups(ctx context.Context, endedBy time.Time) (int64, error)
+	// MarkSourceEvents records events a source has processed and reports,
+	// for each, whether it is new (false: seen before, skip it).
+	MarkSourceEvents(ctx context.Context, source string, events []SourceEvent) ([]bool, error)
+	PruneSourceEvents(ctx context.Context, source string, before time.Time) (int64, error)
+	// UpdateAlertDetection replaces a stored alert's detection facts (match
+	// count, first and last seen).
+	UpdateAlertDetection(ctx context.Context, alertID string, d alert.Detection, at time.Time) error
+
 	// AdvisoryLock serialises a critical section (migrations) across
 	// replicas until the transaction ends. On SQLite the single writer
 	// already does.
