@@ -1,0 +1,336 @@
+// Package jira is a thin client for the parts of the Jira REST API that
+// alertbridge uses, on Jira Cloud (REST v3, Atlassian Document Format) and
+// Jira Data Center (REST v2, wiki markup).
+//
+// The client makes one HTTP request per call and never retries or sleeps on
+// its own: the caller's durable job decides, so a retry is never hidden from
+// the job's accounting. A 429 closes the whole Site until its Retry-After has
+// passed, and every request on that Site waits for it before being sent.
+package jira
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Deployment is the kind of Jira a client talks to.
+type Deployment string
+
+const (
+	DeploymentCloud      Deployment = "cloud"
+	DeploymentDataCenter Deployment = "datacenter"
+)
+
+// DefaultTimeout bounds one request when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// maxResponse bounds how much of a response is read: Jira's answers to our
+// calls are small, and a runaway body must not exhaust memory.
+const maxResponse = 32 << 20
+
+// Config says how to reach one Jira.
+type Config struct {
+	BaseURL string
+	// Deployment is cloud or datacenter; empty asks GET /rest/api/2/serverInfo
+	// once and remembers the answer.
+	Deployment Deployment
+	AuthScheme string // "basic" (default) or "bearer"
+	// User and Token: for basic, the e-mail (Cloud) or user name (DC) and the
+	// API token or password; for bearer, Token is a DC personal access token.
+	User, Token string
+	HTTP        *http.Client
+	Timeout     time.Duration // per request; default 30s
+	// Site is shared by every client of one Jira site; nil gives the client
+	// its own, unlimited except for the Retry-After gate.
+	Site      *Site
+	UserAgent string
+}
+
+// Client calls one Jira. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	base string
+	site *Site
+	hc   *http.Client
+
+	mu  sync.Mutex // serialises detection, so it happens once
+	dep Deployment
+}
+
+// New returns a client for cfg. It does no I/O.
+func New(cfg Config) *Client {
+	c := &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), site: cfg.Site, hc: cfg.HTTP, dep: cfg.Deployment}
+	if c.site == nil {
+		c.site = NewSite(0, 0)
+	}
+	if c.hc == nil {
+		c.hc = http.DefaultClient
+	}
+	if c.cfg.Timeout <= 0 {
+		c.cfg.Timeout = DefaultTimeout
+	}
+	if c.cfg.UserAgent == "" {
+		c.cfg.UserAgent = "alertbridge"
+	}
+	return c
+}
+
+// IssueRef identifies a created issue.
+type IssueRef struct {
+	ID   string `json:"id"`
+	Key  string `json:"key"`
+	Self string `json:"self"`
+}
+
+// Issue is an issue with its fields left raw: their shapes differ between
+// deployments (descriptions are ADF on Cloud v3, strings on DC) and custom
+// fields are anything.
+type Issue struct {
+	ID     string                     `json:"id"`
+	Key    string                     `json:"key"`
+	Self   string                     `json:"self,omitempty"`
+	Fields map[string]json.RawMessage `json:"fields"`
+}
+
+// Field decodes one field into v; a missing or null field leaves v alone and
+// reports false.
+func (i *Issue) Field(name string, v any) (bool, error) {
+	raw, ok := i.Fields[name]
+	if !ok || string(raw) == "null" {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("jira: issue %s field %s: %w", i.Key, name, err)
+	}
+	return true, nil
+}
+
+// User is a Jira user. Cloud identifies users by AccountID; Data Center by
+// Name (the login) and Key.
+type User struct {
+	AccountID    string `json:"accountId,omitempty"`
+	Name         string `json:"name,omitempty"`
+	Key          string `json:"key,omitempty"`
+	EmailAddress string `json:"emailAddress,omitempty"`
+	DisplayName  string `json:"displayName,omitempty"`
+}
+
+// Transition is a move an issue can make in its workflow now.
+type Transition struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	To   Status `json:"to"`
+}
+
+// Status is a workflow status; Category is Jira's status category key: new,
+// indeterminate or done.
+type Status struct {
+	ID       string
+	Name     string
+	Category string
+}
+
+// UnmarshalJSON reads Jira's status, whose category is nested.
+func (s *Status) UnmarshalJSON(b []byte) error {
+	var v struct {
+		ID             string `json:"id"`
+		Name           string `json:"name"`
+		StatusCategory struct {
+			Key string `json:"key"`
+		} `json:"statusCategory"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Status{ID: v.ID, Name: v.Name, Category: v.StatusCategory.Key}
+	return nil
+}
+
+// MarshalJSON writes Jira's shape, so a Status round-trips.
+func (s Status) MarshalJSON() ([]byte, error) {
+	type cat struct {
+		Key string `json:"key,omitempty"`
+	}
+	return json.Marshal(struct {
+		ID             string `json:"id,omitempty"`
+		Name           string `json:"name,omitempty"`
+		StatusCategory *cat   `json:"statusCategory,omitempty"`
+	}{s.ID, s.Name, &cat{s.Category}})
+}
+
+// Comment is an issue comment; Body is ADF on Cloud v3 and a wiki string on
+// DC, left raw for the caller to decode.
+type Comment struct {
+	ID     string          `json:"id"`
+	Author User            `json:"author"`
+	Body   json.RawMessage `json:"body"`
+}
+
+// ServerInfo is GET /rest/api/2/serverInfo.
+type ServerInfo struct {
+	BaseURL        string `json:"baseUrl"`
+	Version        string `json:"version"`
+	DeploymentType string `json:"deploymentType"` // "Cloud" or "Server" (DC says Server)
+	ServerTitle    string `json:"serverTitle"`
+}
+
+// BrowseURL is where a person sees the issue.
+func (c *Client) BrowseURL(key string) string {
+	return c.base + "/browse/" + url.PathEscape(key)
+}
+
+// Deployment returns the configured deployment, or detects it once from
+// serverInfo and remembers it. A failed detection is not remembered.
+func (c *Client) Deployment(ctx context.Context) (Deployment, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dep != "" {
+		return c.dep, nil
+	}
+	si, err := c.serverInfo(ctx)
+	if err != nil {
+		return "", fmt.Errorf("jira: detecting the deployment: %w", err)
+	}
+	if strings.EqualFold(si.DeploymentType, "Cloud") {
+		c.dep = DeploymentCloud
+	} else {
+		// Data Center reports "Server" (and older Jira may omit the field).
+		c.dep = DeploymentDataCenter
+	}
+	return c.dep, nil
+}
+
+// ServerInfo asks Jira about itself. It needs no deployment: the v2 path
+// answers on both.
+func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
+	return c.serverInfo(ctx)
+}
+
+func (c *Client) serverInfo(ctx context.Context) (*ServerInfo, error) {
+	var si ServerInfo
+	if err := c.do(ctx, call{method: http.MethodGet, path: "/rest/api/2/serverInfo", out: &si, dep: c.cfg.Deployment}); err != nil {
+		return nil, err
+	}
+	return &si, nil
+}
+
+// api returns the REST prefix for the deployment: v3 on Cloud, v2 on DC.
+func (c *Client) api(ctx context.Context) (string, Deployment, error) {
+	d, err := c.Deployment(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if d == DeploymentCloud {
+		return "/rest/api/3", d, nil
+	}
+	return "/rest/api/2", d, nil
+}
+
+// call is one request.
+type call struct {
+	method, path string
+	query        url.Values
+	in, out      any
+	project      string // for the 403 hint
+	dep          Deployment
+}
+
+// do sends one request through the site's gate and limits and decodes the
+// answer. Transport errors come back wrapped (errors.As finds *url.Error);
+// non-2xx answers come back as *Error.
+func (c *Client) do(ctx context.Context, cl call) error {
+	var body []byte
+	if cl.in != nil {
+		var err error
+		if body, err = json.Marshal(cl.in); err != nil {
+			return fmt.Errorf("jira: %s %s: encoding the request: %w", cl.method, cl.path, err)
+		}
+	}
+	u := c.base + cl.path
+	if len(cl.query) > 0 {
+		u += "?" + cl.query.Encode()
+	}
+
+	release, err := c.site.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("jira: %s %s: waiting for the site: %w", cl.method, cl.path, err)
+	}
+	defer release()
+
+	// The timeout starts after queueing: time spent waiting for the site's
+	// limits is not Jira being slow.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, u, rd)
+	if err != nil {
+		return fmt.Errorf("jira: %s %s: %w", cl.method, cl.path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	// Jira Cloud rejects state-changing requests from browsers without this;
+	// harmless elsewhere.
+	req.Header.Set("X-Atlassian-Token", "no-check")
+	bearer := strings.EqualFold(c.cfg.AuthScheme, "bearer")
+	switch {
+	case bearer:
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	case c.cfg.User != "" || c.cfg.Token != "":
+		req.SetBasicAuth(c.cfg.User, c.cfg.Token)
+	}
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		// *url.Error names the URL; ours carries no credentials (they are in
+		// headers), so wrapping it is safe.
+		return fmt.Errorf("jira: %s %s: %w", cl.method, cl.path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("jira: %s %s: reading the %d answer: %w", cl.method, cl.path, resp.StatusCode, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		now := time.Now()
+		e := newError(reqInfo{method: cl.method, path: cl.path, project: cl.project, bearer: bearer, deployment: cl.dep}, resp, data, now)
+		if e.Status == http.StatusTooManyRequests {
+			c.site.Block(now.Add(e.RetryAfter))
+		}
+		return e
+	}
+	if cl.out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, cl.out); err != nil {
+			return fmt.Errorf("jira: %s %s: decoding the %d answer: %w", cl.method, cl.path, resp.StatusCode, err)
+		}
+	}
+	return nil
+}
+
+// IsNotFound reports whether err is Jira's 404.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+func issuePath(prefix, key string, rest ...string) string {
+	p := prefix + "/issue/" + url.PathEscape(key)
+	for _, r := range rest {
+		p += "/" + r
+	}
+	return p
+}
