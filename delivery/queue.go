@@ -66,6 +66,9 @@ type Queue struct {
 	start    func(ctx context.Context) error
 	stop     func(ctx context.Context) error
 	cancel   func(ctx context.Context) error
+	// started bounds when a delivery cut short by an earlier process's
+	// death can have last sent anything.
+	started time.Time
 }
 
 // New migrates River's tables and builds a queue on the store's database.
@@ -85,7 +88,7 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Queue, error) {
 	if cfg.Backoff == nil {
 		cfg.Backoff = Backoff
 	}
-	q := &Queue{st: st, cfg: cfg}
+	q := &Queue{st: st, cfg: cfg, started: time.Now()}
 	switch h := st.Handle().(type) {
 	case *sql.DB:
 		if q.cfg.PollInterval <= 0 {

@@ -62,13 +62,28 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		err := destination.Permanent(fmt.Errorf("destination %q is no longer configured", d.Destination))
 		return w.record(ctx, job, d, a, destination.Receipt{}, err)
 	}
+	attempt, last := d.Attempts+1, time.Time{}
+	if d.Attempts > 0 {
+		last = d.UpdatedAt
+	}
+	// River counts attempts that never reached record (the process died
+	// mid-delivery); our row does not. Such an attempt may have sent
+	// anything up to the moment this process started, so the notifier is
+	// told there was one, and that it may have been that late.
+	if job.Attempt > 1+len(job.Errors) {
+		attempt = max(attempt, 2)
+		if d.UpdatedAt.Before(w.q.started) {
+			last = w.q.started
+		}
+	}
 	start := time.Now()
 	receipt, nerr := n.Notify(ctx, destination.Notification{
-		Alert:      a,
-		DeliveryID: d.ID,
-		Attempt:    d.Attempts + 1,
-		Test:       a.Source == alert.SourceTest,
-		Issue:      issue,
+		Alert:       a,
+		DeliveryID:  d.ID,
+		Attempt:     attempt,
+		Test:        a.Source == alert.SourceTest,
+		Issue:       issue,
+		LastAttempt: last,
 	})
 	w.q.cfg.Metrics.observeAttempt(d.Destination, time.Since(start))
 	if nerr != nil && ctx.Err() != nil && errors.Is(nerr, context.Canceled) {

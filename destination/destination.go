@@ -33,6 +33,10 @@ type Notification struct {
 	// Issue is the external issue already linked to this alert and
 	// destination, if there is one.
 	Issue *alert.Issue
+	// LastAttempt is when the previous attempt may last have sent something
+	// (zero on the first): a notifier whose create may have reached the far
+	// side without an answer uses it to wait out the far side's lag.
+	LastAttempt time.Time
 }
 
 // Receipt is what a successful delivery produced.

@@ -1,0 +1,347 @@
+// Package jira delivers alerts as Jira issues, on Jira Cloud (REST v3,
+// descriptions in Atlassian Document Format) and Jira Data Center (REST v2,
+// wiki markup): exactly one issue per alert and destination.
+//
+// # Exactly one issue
+//
+// A delivery's first attempt sends one request, the create. The create
+// writes a marker unique to the alert and destination twice: as a label
+// (alertbridge-<hash>), which JQL can search, and as the issue property
+// "alertbridge", which says in plain words what the label stands for.
+//
+// Any later attempt may follow one whose create reached Jira though its
+// answer never came back (a timeout after sending, a reset connection, a
+// crash between sending and recording). Such an attempt searches for the
+// marker first and links the issue it finds. Jira Cloud's search index lags
+// writes, so "not found" proves nothing about a create sent moments ago: if
+// the previous attempt ended less than the search lag ago, the attempt
+// snoozes (destination.RetryAfter, which spends no retry attempt) until the
+// lag has passed since that attempt, then searches again, and creates only
+// when the marker is still not found. A create older than the lag is in the
+// index, so the search is then conclusive.
+//
+// A delivery whose alert already has an issue for this destination (a
+// manual dispatch, a repeat) sends nothing: it neither creates a second issue
+// nor rewrites fields a person may have edited.
+package jira
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/destination"
+	jirarest "github.com/alertbridge/alertbridge/jira"
+)
+
+// Default search lags: how long after a create its issue may still be
+// missing from JQL results. Jira Cloud's index is eventually consistent and
+// has been seen to lag 10–20 s; Data Center indexes on the node that wrote,
+// and a cluster's other nodes catch up within seconds.
+const (
+	DefaultCloudSearchLag      = 60 * time.Second
+	DefaultDataCenterSearchLag = 10 * time.Second
+)
+
+// Config configures one Jira destination.
+type Config struct {
+	// Destination is the destination's name, part of the marker.
+	Destination string
+	Client      *jirarest.Client
+	// Site is the client's Site; when it is closed by a 429 the notifier
+	// snoozes at once instead of holding a worker while it waits.
+	Site *jirarest.Site
+
+	Project    string
+	IssueType  string // default Task
+	AssigneeID string // accountId on Cloud, user name on Data Center
+
+	Labels           []string
+	LabelsBySeverity map[alert.Severity][]string
+	Priority         map[alert.Severity]string
+	Summary          string // text/template over the alert; default "[{{.Severity}}] {{.Title}}"
+	CustomFields     map[string]any
+
+	PublicURL string // base of the link back when an alert has none
+	// SearchLag overrides the default search lag of the deployment.
+	SearchLag time.Duration
+	Now       func() time.Time // tests
+}
+
+// DefaultSummary is the summary template when none is configured.
+const DefaultSummary = "[{{.Severity}}] {{.Title}}"
+
+// Notifier creates Jira issues for alerts.
+type Notifier struct {
+	cfg     Config
+	summary *template.Template
+
+	mu            sync.Mutex
+	initialStatus string // the status new issues start in, learned once
+	// tracks holds, per delivery in progress, what this process's attempts
+	// did, so that a retry after an attempt that provably created nothing
+	// (a 429, a refused request) neither searches nor waits.
+	tracks map[int64]*track
+}
+
+// track is what this process knows about one delivery's attempts.
+type track struct {
+	attempts  int       // attempts this process made, in a row
+	uncertain time.Time // when the last create whose outcome is unknown ended; zero if none
+}
+
+// New returns a notifier, or an error when the summary template does not parse.
+func New(cfg Config) (*Notifier, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("jira destination: no client")
+	}
+	if cfg.IssueType == "" {
+		cfg.IssueType = "Task"
+	}
+	if cfg.Summary == "" {
+		cfg.Summary = DefaultSummary
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	t, err := template.New("summary").Option("missingkey=zero").Parse(cfg.Summary)
+	if err != nil {
+		return nil, fmt.Errorf("jira destination %s: summary template: %w", cfg.Destination, err)
+	}
+	return &Notifier{cfg: cfg, summary: t, tracks: map[int64]*track{}}, nil
+}
+
+// Notify creates the alert's issue, or finds the one an earlier attempt
+// created, or leaves an already linked issue alone.
+func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (destination.Receipt, error) {
+	if is := note.Issue; is != nil && is.Key != "" {
+		return destination.Receipt{Issue: is, Detail: "issue " + is.Key + " already exists; left as it is"}, nil
+	}
+	if err := n.gate(); err != nil {
+		return destination.Receipt{}, n.done(note, false, err)
+	}
+	dep, err := n.cfg.Client.Deployment(ctx)
+	if err != nil {
+		return destination.Receipt{}, n.done(note, false, classify(err))
+	}
+	marker := Marker(n.cfg.Destination, note.Alert.AlertID)
+	if doubt, since := n.doubt(note); doubt {
+		found, err := n.find(ctx, marker)
+		if err != nil {
+			return destination.Receipt{}, n.done(note, false, err)
+		}
+		if found != nil {
+			n.forget(note.DeliveryID)
+			return destination.Receipt{Issue: found, Detail: "found the issue an earlier attempt created"}, nil
+		}
+		if wait := n.lagWait(dep, since); wait > 0 {
+			return destination.Receipt{}, n.done(note, false, destination.RetryAfter(fmt.Errorf(
+				"no issue with label %s yet, but Jira's search may not show an issue created %s ago: searching again before creating",
+				marker, n.cfg.Now().Sub(since).Round(time.Millisecond)), wait))
+		}
+	}
+	fields, err := n.Fields(dep, note.Alert, marker)
+	if err != nil {
+		n.forget(note.DeliveryID)
+		return destination.Receipt{}, destination.Permanent(err)
+	}
+	props := map[string]any{PropertyKey: map[string]any{
+		"alertId": note.Alert.AlertID, "destination": n.cfg.Destination, "marker": marker,
+	}}
+	ref, err := n.cfg.Client.CreateIssue(ctx, fields, props)
+	if err != nil {
+		return destination.Receipt{}, n.done(note, true, classify(fmt.Errorf("create issue: %w", err)))
+	}
+	n.forget(note.DeliveryID)
+	return destination.Receipt{Issue: &alert.Issue{
+		Key: ref.Key, ID: ref.ID, URL: n.cfg.Client.BrowseURL(ref.Key), Status: n.status(ctx, ref.Key),
+	}, Detail: "created " + ref.Key}, nil
+}
+
+// doubt reports whether an earlier attempt of this delivery may have
+// created the issue, and from when the search lag is to be counted. When
+// this process made every earlier attempt it knows exactly; otherwise (a
+// restart, another replica) any earlier attempt may have.
+func (n *Notifier) doubt(note destination.Notification) (bool, time.Time) {
+	if note.Attempt <= 1 {
+		return false, time.Time{}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if t := n.tracks[note.DeliveryID]; t != nil && t.attempts == note.Attempt-1 {
+		return !t.uncertain.IsZero(), t.uncertain
+	}
+	return true, note.LastAttempt
+}
+
+// done notes a failed attempt and returns err. sent says a create went out:
+// unless Jira answered that it refused it (a 4xx), it may have created the
+// issue.
+func (n *Notifier) done(note destination.Notification, sent bool, err error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if destination.IsPermanent(err) {
+		delete(n.tracks, note.DeliveryID)
+		return err
+	}
+	t := n.tracks[note.DeliveryID]
+	if t == nil || t.attempts != note.Attempt-1 {
+		// Earlier attempts were not ours: stay in doubt from their time.
+		t = &track{uncertain: note.LastAttempt}
+		if note.Attempt <= 1 {
+			t.uncertain = time.Time{}
+		}
+		n.tracks[note.DeliveryID] = t
+	}
+	t.attempts = note.Attempt
+	var je *jirarest.Error
+	if sent && !(errors.As(err, &je) && je.Status >= 400 && je.Status < 500) {
+		t.uncertain = n.cfg.Now()
+	}
+	return err
+}
+
+func (n *Notifier) forget(id int64) {
+	n.mu.Lock()
+	delete(n.tracks, id)
+	n.mu.Unlock()
+}
+
+// gate snoozes the delivery while the site is closed by a 429, without
+// sending anything: Jira asked for quiet, and a worker should not sit
+// waiting for it.
+func (n *Notifier) gate() error {
+	if n.cfg.Site == nil {
+		return nil
+	}
+	until := n.cfg.Site.BlockedUntil()
+	if until.IsZero() {
+		return nil
+	}
+	d := max(time.Until(until), 10*time.Millisecond)
+	return destination.RetryAfter(errors.New("jira is rate limiting this site"), d)
+}
+
+// lagWait is how much longer to wait before a search that found nothing
+// can be trusted: until the search lag has passed since the previous
+// attempt, which may have created the issue.
+func (n *Notifier) lagWait(dep jirarest.Deployment, last time.Time) time.Duration {
+	if last.IsZero() {
+		return 0
+	}
+	lag := n.cfg.SearchLag
+	if lag <= 0 {
+		lag = DefaultCloudSearchLag
+		if dep == jirarest.DeploymentDataCenter {
+			lag = DefaultDataCenterSearchLag
+		}
+	}
+	return last.Add(lag).Sub(n.cfg.Now())
+}
+
+// find looks the marker up. Should there ever be several issues (one made
+// by hand with the label, say), the oldest is the alert's.
+func (n *Notifier) find(ctx context.Context, marker string) (*alert.Issue, error) {
+	issues, err := n.cfg.Client.SearchJQL(ctx, `labels = "`+marker+`" ORDER BY created ASC`, []string{"status"}, 10)
+	if err != nil {
+		return nil, classify(fmt.Errorf("search for an issue created earlier: %w", err))
+	}
+	if len(issues) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(issues, func(i, j int) bool { return idLess(issues[i].ID, issues[j].ID) })
+	is := issues[0]
+	var st jirarest.Status
+	_, _ = is.Field("status", &st) // the status is a nicety; the link is what matters
+	return &alert.Issue{Key: is.Key, ID: is.ID, URL: n.cfg.Client.BrowseURL(is.Key), Status: st.Name}, nil
+}
+
+func idLess(a, b string) bool {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	if errA != nil || errB != nil {
+		return a < b
+	}
+	return x < y
+}
+
+// status is the status a new issue starts in. The create's answer does not
+// say, so it is read once from the first issue created and remembered: every
+// issue of one project and type starts in its workflow's initial status, and
+// one request per process keeps creates at one request each.
+func (n *Notifier) status(ctx context.Context, key string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.initialStatus != "" {
+		return n.initialStatus
+	}
+	is, err := n.cfg.Client.GetIssue(ctx, key, "status")
+	if err != nil {
+		return ""
+	}
+	var st jirarest.Status
+	if ok, _ := is.Field("status", &st); ok {
+		n.initialStatus = st.Name
+	}
+	return n.initialStatus
+}
+
+// Fields returns the create request's fields in the deployment's
+// representation.
+func (n *Notifier) Fields(dep jirarest.Deployment, a *alert.Alert, marker string) (map[string]any, error) {
+	summary, err := Summary(n.summary, a)
+	if err != nil {
+		return nil, err
+	}
+	f := make(map[string]any, len(n.cfg.CustomFields)+8)
+	for k, v := range n.cfg.CustomFields {
+		f[k] = v
+	}
+	link := destination.AlertURL(n.cfg.PublicURL, a)
+	f["project"] = map[string]any{"key": n.cfg.Project}
+	f["issuetype"] = map[string]any{"name": n.cfg.IssueType}
+	f["summary"] = summary
+	f["labels"] = Labels(n.cfg.Labels, n.cfg.LabelsBySeverity, a.Severity, marker)
+	if dep == jirarest.DeploymentCloud {
+		f["description"] = DescriptionADF(a, link)
+	} else {
+		f["description"] = DescriptionWiki(a, link)
+	}
+	if p := n.cfg.Priority[a.Severity]; p != "" {
+		f["priority"] = map[string]any{"name": p}
+	}
+	if id := n.cfg.AssigneeID; id != "" {
+		if dep == jirarest.DeploymentCloud {
+			f["assignee"] = map[string]any{"id": id}
+		} else {
+			f["assignee"] = map[string]any{"name": id}
+		}
+	}
+	return f, nil
+}
+
+// classify tells the delivery worker what a failure means: Jira's 4xx need
+// a person (the error carries Jira's words and a hint), a 429 waits as long
+// as Jira asked without spending an attempt, and 5xx, timeouts and
+// connection errors retry with backoff.
+func classify(err error) error {
+	var je *jirarest.Error
+	if !errors.As(err, &je) {
+		return err
+	}
+	switch {
+	case je.Status == http.StatusTooManyRequests:
+		return destination.RetryAfter(err, max(je.RetryAfter, time.Second))
+	case je.Status == http.StatusRequestTimeout || je.Status >= 500:
+		return err
+	default:
+		return destination.Permanent(err)
+	}
+}
