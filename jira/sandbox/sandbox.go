@@ -1,39 +1,478 @@
 package sandbox
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alertbridge/alertbridge/jira"
 )
+
+// maxBody bounds a request body: Jira refuses far smaller ones, and the
+// sandbox must not be a memory sink when exposed for trying things out.
+const maxBody = 10 << 20
 
 // Sandbox is an in-memory Jira; it is an http.Handler.
 type Sandbox struct {
-	opts Options
+	opts     Options
+	cloud    bool
+	mux      *http.ServeMux
+	workflow *Workflow
+
+	srv *http.Server
+	ln  net.Listener
+
+	mu         sync.Mutex
+	baseURL    string
+	issues     []*StoredIssue
+	byKey      map[string]*StoredIssue
+	byID       map[string]*StoredIssue
+	nextIssue  int
+	nextNum    map[string]int
+	nextCmt    int
+	nextChange int
+	requests   []RecordedRequest
+	faults     []*fault
+	rng        *rand.Rand
+
+	hooks    *hookSender
+	closeMux sync.Once
 }
 
-// New returns a Sandbox for opts.
-func New(opts Options) *Sandbox { return &Sandbox{opts: opts} }
+// New returns a Sandbox for opts, with defaults filled in.
+func New(opts Options) *Sandbox {
+	if opts.Deployment == "" {
+		opts.Deployment = jira.DeploymentCloud
+	}
+	if len(opts.Projects) == 0 {
+		opts.Projects = []Project{{Key: "SEC", Name: "Security"}}
+	}
+	for i := range opts.Projects {
+		p := &opts.Projects[i]
+		if p.ID == "" {
+			p.ID = fmt.Sprint(10000 + i)
+		}
+		if p.Name == "" {
+			p.Name = p.Key
+		}
+		if len(p.IssueTypes) == 0 {
+			p.IssueTypes = []string{"Task", "Bug", "Story"}
+		}
+	}
+	if len(opts.Users) == 0 {
+		opts.Users = []User{DefaultUser}
+	}
+	if len(opts.Priorities) == 0 {
+		opts.Priorities = []string{"Highest", "High", "Medium", "Low", "Lowest"}
+	}
+	wf := opts.Workflow
+	if wf == nil || len(wf.Statuses) == 0 {
+		wf = DefaultWorkflow()
+	}
+	if wf.Initial == "" {
+		wf.Initial = wf.Statuses[0].Name
+	}
+	s := &Sandbox{
+		opts:       opts,
+		cloud:      opts.Deployment == jira.DeploymentCloud,
+		workflow:   wf,
+		baseURL:    strings.TrimRight(opts.BaseURL, "/"),
+		byKey:      map[string]*StoredIssue{},
+		byID:       map[string]*StoredIssue{},
+		nextNum:    map[string]int{},
+		nextIssue:  10000,
+		nextCmt:    10000,
+		nextChange: 10000,
+		rng:        rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+	}
+	if opts.WebhookURL != "" {
+		s.hooks = newHookSender(opts)
+	}
+	s.routes()
+	return s
+}
 
-// Start serves a new Sandbox on a random local port.
-func Start(opts Options) (*Sandbox, error) { return New(opts), nil }
+// Start serves a new Sandbox on a random port of 127.0.0.1.
+func Start(opts Options) (*Sandbox, error) {
+	return Listen("127.0.0.1:0", opts)
+}
 
-// URL is the base URL of a started Sandbox.
-func (s *Sandbox) URL() string { return s.opts.BaseURL }
+// Listen serves a new Sandbox on addr, for the jira-sandbox command.
+func Listen(addr string, opts Options) (*Sandbox, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: listen on %s: %w", addr, err)
+	}
+	if opts.BaseURL == "" {
+		opts.BaseURL = "http://" + ln.Addr().String()
+	}
+	s := New(opts)
+	s.ln = ln
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
 
-// Close stops a started Sandbox and its webhook sender.
-func (s *Sandbox) Close() error { return nil }
+// URL is the base URL of the Sandbox (Options.BaseURL, or where Start
+// serves it).
+func (s *Sandbox) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.baseURL
+}
 
-func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
+// Close stops a started Sandbox's server and waits for pending webhooks.
+// Hanging "lost answer" requests are cut off.
+func (s *Sandbox) Close() error {
+	var err error
+	s.closeMux.Do(func() {
+		if s.srv != nil {
+			// Close rather than Shutdown: lost-answer faults hang on purpose.
+			err = s.srv.Close()
+		}
+		if s.hooks != nil {
+			s.hooks.close()
+		}
+	})
+	return err
+}
 
-// Issues returns copies of the stored issues in creation order.
-func (s *Sandbox) Issues() []StoredIssue { return nil }
-
-// Requests returns the requests received so far.
-func (s *Sandbox) Requests() []RecordedRequest { return nil }
-
-// Fail adds a fault.
-func (s *Sandbox) Fail(f FaultSpec) {}
-
-// ClearFaults removes every fault.
-func (s *Sandbox) ClearFaults() {}
+// FlushWebhooks waits until every webhook queued so far has been delivered
+// (or failed), or ctx ends.
+func (s *Sandbox) FlushWebhooks(ctx context.Context) error {
+	if s.hooks == nil {
+		return nil
+	}
+	return s.hooks.flush(ctx)
+}
 
 // Webhooks returns the webhooks sent so far.
-func (s *Sandbox) Webhooks() []WebhookDelivery { return nil }
+func (s *Sandbox) Webhooks() []WebhookDelivery {
+	if s.hooks == nil {
+		return nil
+	}
+	return s.hooks.deliveries()
+}
+
+// Issues returns copies of the stored issues in creation order.
+func (s *Sandbox) Issues() []StoredIssue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]StoredIssue, len(s.issues))
+	for i, is := range s.issues {
+		out[i] = is.clone()
+	}
+	return out
+}
+
+// Issue returns a copy of one stored issue.
+func (s *Sandbox) Issue(key string) (StoredIssue, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is, ok := s.byKey[key]
+	if !ok {
+		return StoredIssue{}, false
+	}
+	return is.clone(), true
+}
+
+// Requests returns the requests received so far, in arrival order.
+func (s *Sandbox) Requests() []RecordedRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RecordedRequest(nil), s.requests...)
+}
+
+// ValidationErrors returns why Validate rejected requests, if it did.
+func (s *Sandbox) ValidationErrors() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, r := range s.requests {
+		if r.ValidationError != "" {
+			out = append(out, r.Method+" "+r.Path+": "+r.ValidationError)
+		}
+	}
+	return out
+}
+
+// RetryAfterViolations returns the requests that arrived while a Retry-After
+// the sandbox announced was running, ignoring those within grace of the 429:
+// a client cannot hold back requests it sent before the 429 reached it.
+func (s *Sandbox) RetryAfterViolations(grace time.Duration) []RecordedRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []RecordedRequest
+	for _, r := range s.requests {
+		for _, w := range s.requests {
+			if w.Status != http.StatusTooManyRequests || w.RetryAfter <= 0 {
+				continue
+			}
+			if r.Time.After(w.Time.Add(grace)) && r.Time.Before(w.Time.Add(w.RetryAfter)) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (is *StoredIssue) clone() StoredIssue {
+	c := *is
+	c.Labels = append([]string(nil), is.Labels...)
+	c.Description = append(json.RawMessage(nil), is.Description...)
+	c.Fields = map[string]json.RawMessage{}
+	for k, v := range is.Fields {
+		c.Fields[k] = append(json.RawMessage(nil), v...)
+	}
+	c.Properties = map[string]json.RawMessage{}
+	for k, v := range is.Properties {
+		c.Properties[k] = append(json.RawMessage(nil), v...)
+	}
+	c.Comments = append([]StoredComment(nil), is.Comments...)
+	if is.Assignee != nil {
+		u := *is.Assignee
+		c.Assignee = &u
+	}
+	if is.Reporter != nil {
+		u := *is.Reporter
+		c.Reporter = &u
+	}
+	return c
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// bufferWriter holds an answer that a lost-answer fault will never send.
+type bufferWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *bufferWriter) Header() http.Header { return w.h }
+func (w *bufferWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *bufferWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+type ctxKey int
+
+const userKey ctxKey = 0
+
+// ServeHTTP records the request, applies validation, faults and
+// authentication, and serves it.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, []string{"cannot read the request body"}, nil)
+		return
+	}
+	if len(body) > maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, []string{"request body too large"}, nil)
+		return
+	}
+	rec := RecordedRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body, Time: arrived}
+	if s.baseURL == "" && r.Host != "" {
+		s.mu.Lock()
+		if s.baseURL == "" {
+			s.baseURL = "http://" + r.Host
+		}
+		s.mu.Unlock()
+	}
+	idx := s.record(rec)
+	setStatus := func(code int, fault string, retryAfter time.Duration) {
+		s.mu.Lock()
+		s.requests[idx].Status = code
+		s.requests[idx].Fault = fault
+		s.requests[idx].RetryAfter = retryAfter
+		s.mu.Unlock()
+	}
+
+	if s.opts.Validate != nil && strings.HasPrefix(r.URL.Path, "/rest/") {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err := s.opts.Validate(r, body); err != nil {
+			s.mu.Lock()
+			s.requests[idx].ValidationError = err.Error()
+			s.mu.Unlock()
+			setStatus(http.StatusBadRequest, "", 0)
+			writeError(w, http.StatusBadRequest, []string{"sandbox: the request does not match Atlassian's OpenAPI spec: " + err.Error()}, nil)
+			return
+		}
+	}
+
+	f := s.pickFault(r)
+	if f != nil {
+		switch f.Kind {
+		case FaultRateLimit:
+			ra := f.RetryAfter
+			if ra <= 0 {
+				ra = time.Second
+			}
+			// Retry-After counts whole seconds; round up so the announced
+			// window is never shorter than the configured one.
+			secs := int((ra + time.Second - 1) / time.Second)
+			ra = time.Duration(secs) * time.Second
+			if f.ResetHeader {
+				w.Header().Set("X-RateLimit-Reset", arrived.Add(ra).UTC().Format(time.RFC3339Nano))
+			} else {
+				w.Header().Set("Retry-After", fmt.Sprint(secs))
+			}
+			setStatus(http.StatusTooManyRequests, "rate-limit", ra)
+			writeError(w, http.StatusTooManyRequests, []string{"Rate limit exceeded."}, nil)
+			return
+		case FaultServerError:
+			code := f.Status
+			if code == 0 {
+				code = http.StatusServiceUnavailable
+			}
+			setStatus(code, "server-error", 0)
+			writeError(w, code, []string{"Internal server error (injected by the sandbox)"}, nil)
+			return
+		case FaultSlow:
+			t := time.NewTimer(f.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				setStatus(0, "slow", 0)
+				return
+			}
+		}
+	}
+
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	u, ok := s.authenticate(r)
+	if !ok && !(r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/serverInfo")) && strings.HasPrefix(r.URL.Path, "/rest/") {
+		w.Header().Set("WWW-Authenticate", `Basic realm="protected-area"`)
+		setStatus(http.StatusUnauthorized, "", 0)
+		writeError(w, http.StatusUnauthorized, []string{"You are not authenticated. Authentication required to perform this operation."}, nil)
+		return
+	}
+	if ok {
+		r = r.WithContext(context.WithValue(r.Context(), userKey, u))
+	}
+
+	if f != nil && f.Kind == FaultLostAnswer {
+		bw := &bufferWriter{h: http.Header{}}
+		s.mux.ServeHTTP(bw, r)
+		setStatus(0, "lost-answer", 0)
+		if f.Delay > 0 {
+			t := time.NewTimer(f.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		} else {
+			<-r.Context().Done()
+		}
+		// Drop the connection without an answer, as a crashed proxy would.
+		panic(http.ErrAbortHandler)
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	s.mux.ServeHTTP(sw, r)
+	setStatus(sw.status, faultName(f), 0)
+}
+
+func faultName(f *fault) string {
+	if f != nil && f.Kind == FaultSlow {
+		return "slow"
+	}
+	return ""
+}
+
+func (s *Sandbox) record(rec RecordedRequest) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, rec)
+	return len(s.requests) - 1
+}
+
+// authenticate checks Basic (e-mail or user name with token or password) and,
+// on Data Center, Bearer (personal access token).
+func (s *Sandbox) authenticate(r *http.Request) (*User, bool) {
+	h := r.Header.Get("Authorization")
+	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+		if s.cloud {
+			return nil, false
+		}
+		for i := range s.opts.Users {
+			if u := &s.opts.Users[i]; u.Token != "" && u.Token == tok {
+				return u, true
+			}
+		}
+		return nil, false
+	}
+	if name, pass, ok := r.BasicAuth(); ok {
+		for i := range s.opts.Users {
+			u := &s.opts.Users[i]
+			if (strings.EqualFold(name, u.Email) || (u.Name != "" && name == u.Name)) && u.Token != "" && pass == u.Token {
+				return u, true
+			}
+		}
+		return nil, false
+	}
+	if h == "" && s.opts.Anonymous {
+		return &s.opts.Users[0], true
+	}
+	return nil, false
+}
+
+func actor(r *http.Request) *User {
+	u, _ := r.Context().Value(userKey).(*User)
+	return u
+}
+
+// writeError answers Jira's error JSON.
+func writeError(w http.ResponseWriter, code int, messages []string, fields map[string]string) {
+	if messages == nil {
+		messages = []string{}
+	}
+	if fields == nil {
+		fields = map[string]string{}
+	}
+	writeJSON(w, code, map[string]any{"errorMessages": messages, "errors": fields})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(code)
+	if err := json.NewEncoder(w).Encode(v); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
+		return
+	}
+}
