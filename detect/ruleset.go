@@ -42,3 +42,9 @@ func (rs *RuleSet) Rule(id string) *Rule {
 	}
 	return nil
 }
+
+// Listening says how many enabled rules read the log type: zero means
+// events of that type are accepted but nothing looks at them.
+func (rs *RuleSet) Listening(logType string) int {
+	return len(rs.byLogType[logType])
+}

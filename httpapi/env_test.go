@@ -22,6 +22,8 @@ import (
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/destination/webhook"
+	"github.com/alertbridge/alertbridge/detect"
+	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/httpapi"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/route"
@@ -55,6 +57,7 @@ type options struct {
 	dests       []dest // defaultDests when nil
 	ingestRate  float64
 	ingestBurst int
+	rules       string // a rule directory to serve /api/v1/logs with
 }
 
 // env is one alertbridge server wired as cmd/alertbridge/serve.go wires it:
@@ -121,10 +124,20 @@ func newEnv(t *testing.T, driver string, o options) *env {
 		t.Fatal(err)
 	}
 	svc := alerts.New(st, q, dests, alerts.Options{Batch: batch})
+	var pipeline *detection.Pipeline
+	if o.rules != "" {
+		rs, err := detect.LoadDir(o.rules)
+		if err != nil {
+			batch.Close()
+			t.Fatal(err)
+		}
+		pipeline = detection.New(detection.Config{Rules: rs, Service: svc, Logger: logger})
+	}
 	api := httpapi.New(httpapi.Config{
 		Service: svc, Store: st, Logger: logger, Registry: reg,
 		Tokens:     []httpapi.Token{{Name: "ops", Value: opsToken}, {Name: "other", Value: otherToken}},
 		IngestRate: o.ingestRate, IngestBurst: o.ingestBurst,
+		Detections: pipeline,
 	})
 	srv := httptest.NewServer(api)
 	e.url = srv.URL

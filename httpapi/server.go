@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	IngestBurst int
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry
+	// Detections evaluates events posted to /api/v1/logs/{logType}; without
+	// it events are accepted and counted, and no rule sees them.
+	Detections *detection.Pipeline
 }
 
 // Server is the API's http.Handler.
@@ -88,6 +92,7 @@ func (s *Server) routes() {
 	api := func(h handler) http.Handler { return s.api(false, h) }
 	s.mux.Handle("POST /api/v1/alerts", ingest(s.postAlert))
 	s.mux.Handle("POST /api/v1/alerts/alertmanager", ingest(s.postAlertmanager))
+	s.mux.Handle("POST /api/v1/logs/{logType}", ingest(s.postLogs))
 	s.mux.Handle("GET /api/v1/alerts", api(s.listAlerts))
 	s.mux.Handle("GET /api/v1/alerts/{alertId}", api(s.getAlert))
 	s.mux.Handle("PATCH /api/v1/alerts/{alertId}", api(s.patchAlert))
