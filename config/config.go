@@ -118,6 +118,9 @@ type Jira struct {
 	Timeout           time.Duration
 	MaxConcurrency    int
 	RequestsPerSecond float64
+	// SearchLag is how long a just-created issue may be missing from JQL
+	// results; zero means the deployment's default.
+	SearchLag time.Duration
 
 	Sync JiraSync
 }

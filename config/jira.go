@@ -10,12 +10,27 @@ import (
 )
 
 func (d *decoder) jira(b *block) *Jira {
+	// "sandbox:" runs the in-memory Jira sandbox inside alertbridge, so a
+	// newcomer sees alerts become issues without a Jira account; it needs
+	// no credentials.
+	sandbox := false
+	if s, _ := b.lookup("url"); s == SandboxURL {
+		sandbox = true
+	}
+	url := SandboxURL
+	if !sandbox {
+		url = b.httpURL("url", true)
+	}
+	token, given := b.secret("token")
+	if !given && !sandbox {
+		b.d.add(join(b.path, "token"), b.node, "required: set token_env or token_file")
+	}
 	j := &Jira{
-		URL:               b.httpURL("url", true),
+		URL:               url,
 		Deployment:        b.choice("deployment", "deployment", DeploymentAuto, DeploymentAuto, DeploymentCloud, DeploymentDataCenter),
 		Auth:              b.choice("auth", "auth", AuthBasic, AuthBasic, AuthBearer),
 		Email:             b.str("email", ""),
-		Token:             b.requiredSecret("token"),
+		Token:             token,
 		Project:           b.required("project"),
 		IssueType:         b.str("issue_type", "Task"),
 		AssigneeID:        b.str("assignee_id", ""),
@@ -28,13 +43,20 @@ func (d *decoder) jira(b *block) *Jira {
 		MaxConcurrency:    b.integer("max_concurrency", 4, 1),
 		RequestsPerSecond: b.positive("requests_per_second", 5),
 		Sync:              d.jiraSync(b.sub("sync")),
+		SearchLag:         b.duration("search_lag", 0, 0, 10*time.Minute),
 	}
-	if j.Auth == AuthBasic && j.Email == "" {
+	if j.Auth == AuthBasic && j.Email == "" && !sandbox {
 		b.problem("email", "required when auth is basic (the user name on Data Center)")
 	}
 	b.done()
 	return j
 }
+
+// SandboxURL as a Jira destination's url runs the in-memory sandbox.
+const SandboxURL = "sandbox:"
+
+// Sandbox reports whether the destination uses the in-process sandbox.
+func (j *Jira) Sandbox() bool { return j.URL == SandboxURL }
 
 // labels defaults to one label marking the issue as machine-made. An empty
 // list is honoured: it means no labels.

@@ -16,7 +16,9 @@ const usage = `alertbridge turns security detections into Jira issues and keeps 
 Usage:
   alertbridge serve --config FILE            run the service (HTTP API, workers, pollers)
   alertbridge check-config --config FILE     validate; exit 0, or 1 with every problem listed
+  alertbridge send-test --config FILE DEST   send a test alert to one destination and report the result
   alertbridge rules test DIR...              run the unit tests embedded in detection rules
+  alertbridge jira-sandbox --listen ADDR     run the in-memory Jira (--deployment, --webhook-url, --webhook-secret-env)
   alertbridge version                        print the version
 
 Run "alertbridge COMMAND -h" for a command's flags.
@@ -42,7 +44,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "check-config":
-		return checkConfig(args[1:], stdout, stderr)
+		return checkConfig(ctx, args[1:], stdout, stderr)
+	case "send-test":
+		return sendTest(ctx, args[1:], stdout, stderr)
+	case "jira-sandbox":
+		return jiraSandbox(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return rules(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

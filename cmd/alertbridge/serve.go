@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // profiles behind --debug-listen
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,7 +94,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	notifiers, err := buildNotifiers(cfg)
+	jenv := newJiraEnv(logger)
+	defer jenv.Close()
+	notifiers, err := buildNotifiers(cfg, jenv)
 	if err != nil {
 		return err
 	}
@@ -104,6 +108,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Notifiers:   notifiers,
 		MaxAttempts: maxAttempts(cfg),
 		JobTimeout:  jobTimeout(cfg),
+		Backoff:     backoffFromEnv(logger),
 		Logger:      logger,
 		Metrics:     delivery.NewMetrics(reg, st),
 	})
@@ -162,10 +167,16 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	return nil
 }
 
-func buildNotifiers(cfg *config.Config) (map[string]destination.Notifier, error) {
+func buildNotifiers(cfg *config.Config, jenv *jiraEnv) (map[string]destination.Notifier, error) {
 	out := make(map[string]destination.Notifier, len(cfg.Destinations))
 	for _, d := range cfg.Destinations {
 		switch d.Type {
+		case config.TypeJira:
+			n, err := jenv.notifier(cfg, d)
+			if err != nil {
+				return nil, err
+			}
+			out[d.Name] = n
 		case config.TypeWebhook:
 			out[d.Name] = webhook.New(webhook.Config{
 				URL: d.Webhook.URL, Secret: d.Webhook.Secret.Value(), Timeout: d.Webhook.Timeout, PublicURL: cfg.Server.PublicURL,
@@ -232,4 +243,21 @@ func apiTokens(cfg *config.Config) []httpapi.Token {
 		out[i] = httpapi.Token{Name: t.Name, Value: t.Token.Value()}
 	}
 	return out
+}
+
+// backoffFromEnv reads ALERTBRIDGE_RETRY_BACKOFF, a fixed base for the
+// retry schedule (jittered by half), so that fault tests and drills run in
+// seconds rather than the production schedule's minutes. Unset: the
+// production schedule.
+func backoffFromEnv(logger *slog.Logger) func(int) time.Duration {
+	v := os.Getenv("ALERTBRIDGE_RETRY_BACKOFF")
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		logger.Warn("ignoring ALERTBRIDGE_RETRY_BACKOFF: want a positive duration like 200ms", "value", v)
+		return nil
+	}
+	return func(int) time.Duration { return d/2 + rand.N(d/2+1) }
 }

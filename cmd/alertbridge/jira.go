@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/config"
+	"github.com/alertbridge/alertbridge/destination"
+	jiradest "github.com/alertbridge/alertbridge/destination/jira"
+	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira/sandbox"
+)
+
+// jiraEnv is what every Jira destination of one process shares: one Site
+// per Jira site, so that destinations on the same site spend one request
+// budget and honour one Retry-After; one HTTP transport; and the in-process
+// sandbox, started the first time a destination asks for it.
+type jiraEnv struct {
+	sites  *jira.Sites
+	http   *http.Client
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	sandbox *sandbox.Sandbox
+}
+
+func newJiraEnv(logger *slog.Logger) *jiraEnv {
+	return &jiraEnv{sites: jira.NewSites(), http: &http.Client{Transport: destination.Transport()}, logger: logger}
+}
+
+// Close stops the sandbox, if one was started.
+func (e *jiraEnv) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sandbox != nil {
+		_ = e.sandbox.Close()
+		e.sandbox = nil
+	}
+}
+
+func (e *jiraEnv) startSandbox(dep jira.Deployment) (*sandbox.Sandbox, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.sandbox != nil {
+		return e.sandbox, nil
+	}
+	sb, err := sandbox.Start(sandbox.Options{Deployment: dep})
+	if err != nil {
+		return nil, fmt.Errorf("start the Jira sandbox: %w", err)
+	}
+	e.sandbox = sb
+	e.logger.Info("Jira sandbox running in this process: alerts for destinations with jira.url \"sandbox:\" become issues here",
+		"url", sb.URL(), "deployment", string(dep), "browse", sb.URL()+"/browse/SEC-1",
+		"search", sb.URL()+"/rest/api/2/search?jql=project=SEC")
+	return sb, nil
+}
+
+func deploymentOf(s string) jira.Deployment {
+	switch s {
+	case config.DeploymentCloud:
+		return jira.DeploymentCloud
+	case config.DeploymentDataCenter:
+		return jira.DeploymentDataCenter
+	}
+	return ""
+}
+
+// client returns a Jira client for one destination.
+func (e *jiraEnv) client(j *config.Jira) (*jira.Client, *jira.Site, error) {
+	jc := jira.Config{
+		BaseURL: j.URL, Deployment: deploymentOf(j.Deployment), AuthScheme: j.Auth,
+		User: j.Email, Token: j.Token.Value(), HTTP: e.http, Timeout: j.Timeout,
+		UserAgent: "alertbridge/" + version,
+	}
+	if j.Sandbox() {
+		dep := jc.Deployment
+		if dep == "" {
+			dep = jira.DeploymentCloud
+		}
+		sb, err := e.startSandbox(dep)
+		if err != nil {
+			return nil, nil, err
+		}
+		jc.BaseURL, jc.Deployment, jc.AuthScheme = sb.URL(), dep, config.AuthBasic
+		jc.User, jc.Token = sandbox.DefaultUser.Email, sandbox.DefaultUser.Token
+	}
+	site := e.sites.Get(jc.BaseURL, j.RequestsPerSecond, j.MaxConcurrency)
+	jc.Site = site
+	return jira.New(jc), site, nil
+}
+
+func (e *jiraEnv) notifier(cfg *config.Config, d config.Destination) (*jiradest.Notifier, error) {
+	j := d.Jira
+	c, site, err := e.client(j)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", d.Name, err)
+	}
+	return jiradest.New(jiradest.Config{
+		Destination: d.Name, Client: c, Site: site,
+		Project: j.Project, IssueType: j.IssueType, AssigneeID: j.AssigneeID,
+		Labels: j.Labels, LabelsBySeverity: j.LabelsBySeverity, Priority: j.Priority,
+		Summary: j.Summary, CustomFields: j.CustomFields, PublicURL: cfg.Server.PublicURL,
+		SearchLag: j.SearchLag,
+	})
+}
+
+// sendTest sends the sample alert straight through one destination's
+// notifier, without the queue or the database, and reports the outcome.
+func sendTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("send-test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *cfgPath == "" || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: alertbridge send-test --config FILE DESTINATION")
+		return 2
+	}
+	name := fs.Arg(0)
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s:\n%v\n", *cfgPath, err)
+		return 1
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	env := newJiraEnv(logger)
+	defer env.Close()
+	notifiers, err := buildNotifiers(cfg, env)
+	if err != nil {
+		fmt.Fprintln(stderr, "alertbridge send-test:", err)
+		return 1
+	}
+	n, ok := notifiers[name]
+	if !ok {
+		fmt.Fprintf(stderr, "alertbridge send-test: no destination named %q in %s\n", name, *cfgPath)
+		return 1
+	}
+	a := alerts.TestAlert(time.Now().UTC())
+	receipt, err := n.Notify(ctx, destination.Notification{Alert: a, Attempt: 1, Test: true})
+	if err != nil {
+		msg := err.Error()
+		if d, ok := destination.RetryDelay(err); ok {
+			msg += fmt.Sprintf(" (the destination asks to wait %s before trying again)", d)
+		}
+		fmt.Fprintf(stderr, "alertbridge send-test: %s: %s\n", name, msg)
+		return 1
+	}
+	switch {
+	case receipt.Issue != nil:
+		fmt.Fprintf(stdout, "%s: created %s %s\n", name, receipt.Issue.Key, receipt.Issue.URL)
+	default:
+		fmt.Fprintf(stdout, "%s: delivered (%s)\n", name, receipt.Detail)
+	}
+	return 0
+}
+
+// checkJiraOnline asks each Jira destination's Jira whether the configured
+// project, issue type, priorities and fields exist and are on the create
+// screen, and returns every problem found.
+func checkJiraOnline(ctx context.Context, cfg *config.Config, env *jiraEnv) []string {
+	var problems []string
+	for i, d := range cfg.Destinations {
+		if d.Jira == nil {
+			continue
+		}
+		at := fmt.Sprintf("destinations[%d] (%s).jira", i, d.Name)
+		add := func(format string, args ...any) { problems = append(problems, at+": "+fmt.Sprintf(format, args...)) }
+		c, _, err := env.client(d.Jira)
+		if err != nil {
+			add("%v", err)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(ctx, d.Jira.Timeout+30*time.Second)
+		if _, err := c.Myself(ctx); err != nil {
+			add("credentials: %v", err)
+			cancel()
+			continue
+		}
+		meta, err := c.CreateMeta(ctx, d.Jira.Project, d.Jira.IssueType)
+		cancel()
+		if err != nil {
+			add("project %s: %v", d.Jira.Project, err)
+			continue
+		}
+		problems = append(problems, createScreenProblems(at, d.Jira, meta)...)
+	}
+	return problems
+}
+
+// createScreenProblems compares a destination's fields with the create
+// screen Jira describes.
+func createScreenProblems(at string, j *config.Jira, meta *jira.CreateMeta) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, at+": "+fmt.Sprintf(format, args...)) }
+	if meta.IssueType == nil {
+		names := make([]string, len(meta.IssueTypes))
+		for i, t := range meta.IssueTypes {
+			names[i] = t.Name
+		}
+		add("issue_type: project %s has no issue type %q (it has: %s)", j.Project, j.IssueType, strings.Join(names, ", "))
+		return problems
+	}
+	onScreen := func(key, field, why string) *jira.FieldMeta {
+		f := meta.Field(field)
+		if f == nil {
+			add("%s: the field %s is not on the create screen of %s in %s%s", key, field, j.IssueType, j.Project, why)
+		}
+		return f
+	}
+	onScreen("summary", "summary", "")
+	onScreen("description", "description", " (add it, or issues get no description)")
+	// The marker label is always sent: without labels on the screen every
+	// create fails.
+	onScreen("labels", "labels", " (alertbridge marks each issue with a label)")
+	if j.AssigneeID != "" {
+		onScreen("assignee_id", "assignee", "")
+	}
+	if len(j.Priority) > 0 {
+		if f := onScreen("priority", "priority", ""); f != nil {
+			for _, sev := range sortedSeverities(j.Priority) {
+				if p := j.Priority[sev]; !f.Allows(p) {
+					names := make([]string, len(f.AllowedValues))
+					for i, v := range f.AllowedValues {
+						names[i] = v.Name
+					}
+					add("priority.%s: Jira has no priority %q (it has: %s)", sev, p, strings.Join(names, ", "))
+				}
+			}
+		}
+	}
+	for _, k := range sortedKeys(j.CustomFields) {
+		onScreen("custom_fields."+k, k, "")
+	}
+	for _, f := range meta.Fields {
+		if !f.Required {
+			continue
+		}
+		switch f.ID {
+		case "summary", "project", "issuetype", "reporter", "description", "labels", "priority", "assignee":
+			continue
+		}
+		if _, ok := j.CustomFields[f.ID]; !ok {
+			add("custom_fields: %s (%s) is required on the create screen but not configured", f.ID, f.Name)
+		}
+	}
+	return problems
+}
+
+func sortedSeverities(m map[alert.Severity]string) []alert.Severity {
+	var out []alert.Severity
+	for _, s := range alert.Severities {
+		if _, ok := m[s]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// jiraSandbox runs the in-memory Jira on an address until interrupted.
+func jiraSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("jira-sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
+	dep := fs.String("deployment", "cloud", "cloud or datacenter")
+	hookURL := fs.String("webhook-url", "", "send Jira webhooks (issue and comment events) to this URL")
+	hookSecretEnv := fs.String("webhook-secret-env", "", "sign webhooks with the secret in this environment variable")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	d := deploymentOf(*dep)
+	if d == "" {
+		fmt.Fprintf(stderr, "alertbridge jira-sandbox: --deployment: want cloud or datacenter, not %q\n", *dep)
+		return 2
+	}
+	secret := ""
+	if *hookSecretEnv != "" {
+		if secret = os.Getenv(*hookSecretEnv); secret == "" {
+			fmt.Fprintf(stderr, "alertbridge jira-sandbox: --webhook-secret-env: $%s is empty\n", *hookSecretEnv)
+			return 2
+		}
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "alertbridge jira-sandbox: %v\n", err)
+		return 1
+	}
+	base := "http://" + ln.Addr().String()
+	sb := sandbox.New(sandbox.Options{Deployment: d, BaseURL: base, WebhookURL: *hookURL, WebhookSecret: secret})
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	u := sandbox.DefaultUser
+	fmt.Fprintf(stdout, `Jira sandbox (%s) at %s
+  point a destination at it:  jira: {url: %s, deployment: %s, email: %s, token_env: JIRA_TOKEN, project: SEC}
+                              with JIRA_TOKEN=%s (a sandbox credential, not a secret)
+  browse an issue:            %s/browse/SEC-1
+  list issues:                curl -s -u %s:%s '%s/rest/api/2/search?jql=project=SEC'
+Stop with Ctrl-C; everything is kept in memory only.
+`, d, base, base, d, u.Email, u.Token, base, u.Email, u.Token, base)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		fmt.Fprintf(stderr, "alertbridge jira-sandbox: %v\n", err)
+		return 1
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(stderr, "alertbridge jira-sandbox: %v\n", err)
+	}
+	_ = sb.Close()
+	return 0
+}
