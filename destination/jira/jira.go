@@ -27,6 +27,7 @@ package jira
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -152,9 +153,14 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 		n.forget(note.DeliveryID)
 		return destination.Receipt{}, destination.Permanent(err)
 	}
-	props := map[string]any{PropertyKey: map[string]any{
-		"alertId": note.Alert.AlertID, "destination": n.cfg.Destination, "marker": marker,
-	}}
+	var prop any = map[string]any{"alertId": note.Alert.AlertID, "destination": n.cfg.Destination, "marker": marker}
+	if dep == jirarest.DeploymentDataCenter {
+		// Data Center's API describes a create's property values as strings
+		// (holding JSON), where Cloud takes the JSON itself.
+		b, _ := json.Marshal(prop)
+		prop = string(b)
+	}
+	props := map[string]any{PropertyKey: prop}
 	ref, err := n.cfg.Client.CreateIssue(ctx, fields, props)
 	if err != nil {
 		return destination.Receipt{}, n.done(note, true, classify(fmt.Errorf("create issue: %w", err)))
