@@ -110,11 +110,19 @@ func Load(dir string, d jira.Deployment) (*Checker, error) {
 	return c, nil
 }
 
-// relaxDC repairs the DC 10.3 spec's defects that reject valid requests: it
-// types every value of IssueUpdateBean.fields as an object, while summaries
-// are strings and labels arrays (COMPATIBILITY.md in the spec's source repo
-// lists this among its known defects).
+// relaxDC repairs the DC 10.3 spec's defects that reject valid requests. The
+// generator rendered Java's JsonNode and Map<String, Object> badly: it types
+// every value of IssueUpdateBean.fields as an object, while summaries are
+// strings and labels arrays (COMPATIBILITY.md in the spec's source repo lists
+// this among its known defects), and an entity property's value as a
+// string, while Jira stores any JSON value there (its own example is a JSON
+// object, serialised into the string by the generator).
 func relaxDC(doc *openapi3.T) {
+	if s := doc.Components.Schemas["EntityPropertyBean"]; s != nil && s.Value != nil {
+		if p := s.Value.Properties["value"]; p != nil {
+			s.Value.Properties["value"] = openapi3.NewSchemaRef("", &openapi3.Schema{})
+		}
+	}
 	if s := doc.Components.Schemas["IssueUpdateBean"]; s != nil && s.Value != nil {
 		for _, name := range []string{"fields", "update"} {
 			if p := s.Value.Properties[name]; p != nil && p.Value != nil {
