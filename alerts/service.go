@@ -50,11 +50,12 @@ type Options struct {
 }
 
 // DefaultBatcher is the group committer sized for the store: one writer on
-// SQLite (one writer is all it has), four on PostgreSQL.
+// SQLite (one writer is all it has); on PostgreSQL eight, because there a
+// commit's time is mostly round trips, which overlap across connections.
 func DefaultBatcher(st store.Store) *store.Batcher {
 	writers := 1
 	if st.Driver() == "postgres" {
-		writers = 4
+		writers = 8
 	}
 	return store.NewBatcher(st, writers, 256)
 }

@@ -155,6 +155,15 @@ func build[TTx any](ctx context.Context, q *Queue, driver riverdriver.Driver[TTx
 		return err
 	}
 	q.insertTx = func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error {
+		if !sqlite {
+			// On PostgreSQL the fast path is COPY, several round trips
+			// that pay off only for large batches; deliveries come a few
+			// at a time, and one multi-row INSERT is one round trip.
+			_, err := client.InsertManyTx(ctx, tx.Raw().(TTx), params)
+			return err
+		}
+		// On SQLite the fast path skips RETURNING, which is most of the
+		// insert's cost there.
 		_, err := client.InsertManyFastTx(ctx, tx.Raw().(TTx), params)
 		return err
 	}

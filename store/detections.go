@@ -32,12 +32,6 @@ type DetectionGroup struct {
 	UpdatedAt      time.Time
 }
 
-// SourceEvent is one event a source has fed to the rules.
-type SourceEvent struct {
-	ID   string
-	Time time.Time
-}
-
 // groupLockKey is the advisory lock serialising writers of one group on
 // PostgreSQL. A row lock is not enough: two transactions creating the same
 // new group would both find no row to lock.
@@ -92,29 +86,29 @@ func (t *tx) PutDetectionGroup(ctx context.Context, g *DetectionGroup) error {
 	return nil
 }
 
-func (t *tx) ExpireDetectionGroups(ctx context.Context, endedBy time.Time) (int64, error) {
-	n, err := t.q.exec(ctx, `DELETE FROM detection_groups WHERE period_end <= ?`, micros(endedBy))
+func (t *tx) ExpireDetectionGroups(ctx context.Context, before time.Time) (int64, error) {
+	n, err := t.q.exec(ctx, `DELETE FROM detection_groups WHERE period_end <= ? AND updated_at <= ?`, micros(before), micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("expire detection groups: %w", err)
 	}
 	return n, nil
 }
 
-func (t *tx) MarkSourceEvents(ctx context.Context, source string, events []SourceEvent) ([]bool, error) {
-	fresh := make([]bool, len(events))
-	for i, e := range events {
-		n, err := t.q.exec(ctx, `INSERT INTO source_events (source, event_id, event_time) VALUES (?, ?, ?)
-			ON CONFLICT (source, event_id) DO NOTHING`, source, e.ID, micros(e.Time))
+func (t *tx) MarkSourceEvents(ctx context.Context, source string, ids []string, at time.Time) ([]bool, error) {
+	fresh := make([]bool, len(ids))
+	for i, id := range ids {
+		n, err := t.q.exec(ctx, `INSERT INTO source_events (source, event_id, seen_at) VALUES (?, ?, ?)
+			ON CONFLICT (source, event_id) DO NOTHING`, source, id, micros(at))
 		if err != nil {
-			return nil, fmt.Errorf("mark event %s of source %s: %w", e.ID, source, err)
+			return nil, fmt.Errorf("mark event %s of source %s: %w", id, source, err)
 		}
 		fresh[i] = n == 1
 	}
 	return fresh, nil
 }
 
-func (t *tx) PruneSourceEvents(ctx context.Context, source string, before time.Time) (int64, error) {
-	n, err := t.q.exec(ctx, `DELETE FROM source_events WHERE source = ? AND event_time < ?`, source, micros(before))
+func (t *tx) PruneSourceEvents(ctx context.Context, source string, seenBefore time.Time) (int64, error) {
+	n, err := t.q.exec(ctx, `DELETE FROM source_events WHERE source = ? AND seen_at < ?`, source, micros(seenBefore))
 	if err != nil {
 		return 0, fmt.Errorf("prune events of source %s: %w", source, err)
 	}

@@ -104,37 +104,33 @@ func TestSourceEventsMarkAndPrune(t *testing.T) {
 		ctx := context.Background()
 		s := testdb.Open(t, driver)
 		t0 := time.Date(2026, 5, 19, 10, 0, 0, 0, time.UTC)
-		mark := func(src string, ids ...string) []bool {
-			var evs []store.SourceEvent
-			for i, id := range ids {
-				evs = append(evs, store.SourceEvent{ID: id, Time: t0.Add(time.Duration(i) * time.Minute)})
-			}
+		mark := func(src string, at time.Time, ids ...string) []bool {
 			var fresh []bool
 			if err := s.InTx(ctx, func(tx store.Tx) (err error) {
-				fresh, err = tx.MarkSourceEvents(ctx, src, evs)
+				fresh, err = tx.MarkSourceEvents(ctx, src, ids, at)
 				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
 			return fresh
 		}
-		if got := mark("a", "e1", "e2"); !got[0] || !got[1] {
+		if got := mark("a", t0, "e1", "e2"); !got[0] || !got[1] {
 			t.Errorf("first sight: %v", got)
 		}
-		if got := mark("a", "e2", "e3"); got[0] || !got[1] {
+		if got := mark("a", t0.Add(time.Minute), "e2", "e3"); got[0] || !got[1] {
 			t.Errorf("overlap: %v, want [false true]", got)
 		}
-		if got := mark("b", "e1"); !got[0] {
+		if got := mark("b", t0, "e1"); !got[0] {
 			t.Error("another source's event id counted as seen")
 		}
 		var n int64
 		if err := s.InTx(ctx, func(tx store.Tx) (err error) {
 			n, err = tx.PruneSourceEvents(ctx, "a", t0.Add(30*time.Second))
 			return err
-		}); err != nil || n != 1 { // only e1 (t0): e2 keeps the time of its first sight, t0+1m
+		}); err != nil || n != 2 { // e1 and e2, first seen at t0; e3 (t0+1m) stays
 			t.Fatalf("prune: %d, %v", n, err)
 		}
-		if got := mark("a", "e1"); !got[0] {
+		if got := mark("a", t0.Add(time.Hour), "e1"); !got[0] {
 			t.Error("a pruned id still counted as seen")
 		}
 	})

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,8 +19,11 @@ func openPostgres(ctx context.Context, url string) (Store, error) {
 		// pgx's parse error can quote the URL, password included.
 		return nil, fmt.Errorf("open postgres %s: invalid URL", redactURL(url))
 	}
-	if cfg.MaxConns < 16 {
-		cfg.MaxConns = 16
+	// pgx defaults to four connections; delivery workers, group-commit
+	// writers and River's own loops each hold one at times. A
+	// pool_max_conns in the URL still wins.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 32
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

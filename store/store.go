@@ -71,12 +71,15 @@ type Tx interface {
 	// transaction ends; ErrNotFound when there is none.
 	LockDetectionGroup(ctx context.Context, ruleID, dedup string) (*DetectionGroup, error)
 	PutDetectionGroup(ctx context.Context, g *DetectionGroup) error
-	// ExpireDetectionGroups drops groups whose period ended by the time given.
-	ExpireDetectionGroups(ctx context.Context, endedBy time.Time) (int64, error)
-	// MarkSourceEvents records events a source has processed and reports,
-	// for each, whether it is new (false: seen before, skip it).
-	MarkSourceEvents(ctx context.Context, source string, events []SourceEvent) ([]bool, error)
-	PruneSourceEvents(ctx context.Context, source string, before time.Time) (int64, error)
+	// ExpireDetectionGroups drops groups whose period ended, and that were
+	// last touched, by the time given. (Both: a backlog of old events makes
+	// groups whose periods ended long ago but which are still in use.)
+	ExpireDetectionGroups(ctx context.Context, before time.Time) (int64, error)
+	// MarkSourceEvents records event ids a source has processed, seen at
+	// at, and reports for each whether it is new (false: skip it).
+	MarkSourceEvents(ctx context.Context, source string, ids []string, at time.Time) ([]bool, error)
+	// PruneSourceEvents forgets ids first seen before the time given.
+	PruneSourceEvents(ctx context.Context, source string, seenBefore time.Time) (int64, error)
 	// UpdateAlertDetection replaces a stored alert's detection facts (match
 	// count, first and last seen).
 	UpdateAlertDetection(ctx context.Context, alertID string, d alert.Detection, at time.Time) error

@@ -25,7 +25,7 @@ CREATE INDEX detection_groups_period_end ON detection_groups (period_end);
 CREATE TABLE source_events (
     source     TEXT    NOT NULL,
     event_id   TEXT    NOT NULL,
-    event_time INTEGER NOT NULL,
+    seen_at    INTEGER NOT NULL,
     PRIMARY KEY (source, event_id)
 );
-CREATE INDEX source_events_time ON source_events (source, event_time);
+CREATE INDEX source_events_seen ON source_events (source, seen_at);
