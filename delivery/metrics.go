@@ -32,7 +32,7 @@ func NewMetrics(reg prometheus.Registerer, st store.Store) *Metrics {
 		}, []string{"destination"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "alertbridge_delivery_latency_seconds",
-			Help:    "Time from an alert's acceptance to its delivery.",
+			Help:    "Time from a delivery being queued (with its alert, or on dispatch) to its success.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 3, 10),
 		}, []string{"destination"}),
 	}
@@ -47,13 +47,15 @@ func (m *Metrics) observeAttempt(dest string, d time.Duration) {
 	}
 }
 
-func (m *Metrics) observeOutcome(dest, outcome string, a *alert.Alert, now time.Time) {
+// observeOutcome counts an attempt's outcome; a delivery's latency runs from
+// when it was queued (with its alert, or on dispatch) to when it landed.
+func (m *Metrics) observeOutcome(d *store.Delivery, outcome string, a *alert.Alert, now time.Time) {
 	if m == nil {
 		return
 	}
-	m.outcomes.WithLabelValues(dest, outcome).Inc()
+	m.outcomes.WithLabelValues(d.Destination, outcome).Inc()
 	if outcome == "delivered" && a.Source != alert.SourceTest {
-		m.latency.WithLabelValues(dest).Observe(now.Sub(a.UpdatedAt).Seconds())
+		m.latency.WithLabelValues(d.Destination).Observe(now.Sub(d.CreatedAt).Seconds())
 	}
 }
 

@@ -153,7 +153,7 @@ func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Deli
 	if err != nil {
 		return fmt.Errorf("record delivery %d: %w", d.ID, err)
 	}
-	w.q.cfg.Metrics.observeOutcome(d.Destination, outcome, a, now)
+	w.q.cfg.Metrics.observeOutcome(d, outcome, a, now)
 	if nerr != nil {
 		w.q.cfg.Logger.Warn("delivery attempt failed", "destination", d.Destination, "alert_id", d.AlertID,
 			"delivery_id", d.ID, "attempt", d.Attempts, "state", d.State, "error", nerr)
