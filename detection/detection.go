@@ -116,7 +116,7 @@ func (p *Pipeline) Process(ctx context.Context, events []detect.Event) (Stats, e
 func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *Evaluated) (Stats, error) {
 	now := p.now()
 	st := Stats{}
-	fresh, err := p.markSeen(ctx, tx, source, ev.events)
+	fresh, err := p.markSeen(ctx, tx, source, ev.events, now)
 	if err != nil {
 		return st, err
 	}
@@ -149,29 +149,30 @@ func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *
 	return st, nil
 }
 
-func (p *Pipeline) markSeen(ctx context.Context, tx store.Tx, source string, events []detect.Event) ([]bool, error) {
+func (p *Pipeline) markSeen(ctx context.Context, tx store.Tx, source string, events []detect.Event, now time.Time) ([]bool, error) {
 	fresh := make([]bool, len(events))
 	var (
-		ids []store.SourceEvent
+		ids []string
 		at  []int
 	)
 	for i, e := range events {
 		fresh[i] = true
 		if source != "" && e.ID != "" {
-			ids, at = append(ids, store.SourceEvent{ID: e.ID, Time: e.Time}), append(at, i)
+			ids, at = append(ids, e.ID), append(at, i)
 		}
 	}
 	if len(ids) == 0 {
 		return fresh, nil
 	}
-	marks, err := tx.MarkSourceEvents(ctx, source, ids)
+	// The same id twice in one batch is a repeat too: the second insert
+	// finds the first.
+	marks, err := tx.MarkSourceEvents(ctx, source, ids, now)
 	if err != nil {
 		return nil, err
 	}
 	for j, i := range at {
 		fresh[i] = marks[j]
 	}
-	// The same id twice in one batch is a repeat too.
 	return fresh, nil
 }
 

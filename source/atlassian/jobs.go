@@ -1,0 +1,95 @@
+package atlassian
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Queue is the River queue source polls run on.
+const Queue = "sources"
+
+// PollArgs is the durable job that polls one source once.
+type PollArgs struct {
+	Source string `json:"source"`
+}
+
+func (PollArgs) Kind() string { return "atlassian_audit_poll" }
+
+// pollTimeout bounds one poll: long enough for a backlog of pages at 50
+// requests a minute, short enough that a hung poll is given up and retried.
+const pollTimeout = 15 * time.Minute
+
+// Jobs runs polls as River jobs. A periodic job per source, enqueued by
+// River's elected leader only and unique per source while one is queued or
+// running, is what makes exactly one replica poll a source at a time.
+type Jobs struct {
+	mu      sync.RWMutex
+	pollers map[string]*Poller
+}
+
+// NewJobs makes an empty set; pollers are added once the service they
+// write through exists, which is after the queue is built.
+func NewJobs() *Jobs { return &Jobs{pollers: map[string]*Poller{}} }
+
+// Add makes a poller available to the jobs of its source.
+func (j *Jobs) Add(p *Poller) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.pollers[p.Name()] = p
+}
+
+// Register adds the poll worker to the queue's workers.
+func (j *Jobs) Register(w *river.Workers) { river.AddWorker(w, &pollWorker{jobs: j}) }
+
+// QueueConfig is the River queue the polls need.
+func QueueConfig() river.QueueConfig { return river.QueueConfig{MaxWorkers: 4} }
+
+// PeriodicJob schedules a source's polls every interval, the first at start.
+func PeriodicJob(source string, every time.Duration) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+		return PollArgs{Source: source}, &river.InsertOpts{
+			Queue: Queue,
+			// A failed poll is not retried on River's schedule: the next
+			// periodic run resumes from the checkpoint anyway.
+			MaxAttempts: 1,
+			UniqueOpts: river.UniqueOpts{
+				ByArgs: true,
+				// Not completed: a finished poll must not block the next.
+				ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+					rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled},
+			},
+		}
+	}, &river.PeriodicJobOpts{RunOnStart: true})
+}
+
+type pollWorker struct {
+	river.WorkerDefaults[PollArgs]
+	jobs *Jobs
+}
+
+func (w *pollWorker) Timeout(*river.Job[PollArgs]) time.Duration { return pollTimeout }
+
+func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
+	w.jobs.mu.RLock()
+	p := w.jobs.pollers[job.Args.Source]
+	w.jobs.mu.RUnlock()
+	if p == nil {
+		// A job of a source removed from the configuration, or of a
+		// replica with another configuration: nothing to do here.
+		return nil
+	}
+	stats, err := p.Poll(ctx)
+	if err != nil {
+		p.cfg.Logger.Warn("audit-log poll failed; the next poll resumes from the checkpoint", "error", err,
+			"pages", stats.Pages, "events", stats.Events)
+		return fmt.Errorf("poll %s: %w", job.Args.Source, err)
+	}
+	p.cfg.Logger.Debug("audit-log polled", "pages", stats.Pages, "events", stats.Events,
+		"duplicates", stats.Duplicates, "alerts", stats.Raised)
+	return nil
+}
