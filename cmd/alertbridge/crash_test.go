@@ -37,6 +37,18 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	time.Sleep(max(rc.delay, 5*time.Millisecond))
 }
 
+// sawAll reports whether every one of ids has arrived at least once.
+func (rc *receiver) sawAll(ids []string) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, id := range ids {
+		if rc.seen[id] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 type alertState struct {
 	Status     string `json:"status"`
 	Deliveries []struct {
@@ -141,16 +153,7 @@ destinations:
 			return
 		}
 		// On SQLite the restarted process owns every job: all must arrive.
-		waitFor(t, 60*time.Second, func() bool {
-			rc.mu.Lock()
-			defer rc.mu.Unlock()
-			for _, id := range ids {
-				if rc.seen[id] == 0 {
-					return false
-				}
-			}
-			return true
-		})
+		waitFor(t, 60*time.Second, func() bool { return rc.sawAll(ids) })
 	})
 }
 

@@ -85,16 +85,7 @@ destinations:
 		}
 	}
 	// In-flight deliveries finished before the exit, so none is sent twice.
-	waitFor(t, 60*time.Second, func() bool {
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		for _, id := range accepted {
-			if rc.seen[id] == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	waitFor(t, 60*time.Second, func() bool { return rc.sawAll(accepted) })
 	rc.mu.Lock()
 	for id, n := range rc.seen {
 		if n != 1 {
