@@ -200,13 +200,27 @@ func (c *Client) Deployment(ctx context.Context) (Deployment, error) {
 	if err != nil {
 		return "", fmt.Errorf("jira: detecting the deployment: %w", err)
 	}
-	if strings.EqualFold(si.DeploymentType, "Cloud") {
+	switch {
+	case strings.EqualFold(si.DeploymentType, "Cloud"):
 		c.dep = DeploymentCloud
-	} else {
+	case si.DeploymentType == "" && isCloudHost(si.BaseURL):
+		// Atlassian's own documented example omits the field; a Cloud site
+		// is still recognisable by its host.
+		c.dep = DeploymentCloud
+	default:
 		// Data Center reports "Server" (and older Jira may omit the field).
 		c.dep = DeploymentDataCenter
 	}
 	return c.dep, nil
+}
+
+func isCloudHost(base string) bool {
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	return strings.HasSuffix(h, ".atlassian.net") || strings.HasSuffix(h, ".jira.com")
 }
 
 // ServerInfo asks Jira about itself. It needs no deployment: the v2 path
