@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jiradest "github.com/alertbridge/alertbridge/destination/jira"
+	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira/sandbox"
+	"github.com/alertbridge/alertbridge/jira/sandbox/openapicheck"
+)
+
+// TestJiraExactlyOnceUnderFaults delivers 1,000 alerts to a Jira sandbox
+// (in this process) that fails 5% of creates with a 5xx, loses the answer
+// of another 5% after creating the issue, and answers a burst of 429s,
+// while the real binary is SIGKILLed and restarted twice. Every alert must
+// end with exactly one issue, linked to it, and no request may reach the
+// site inside a Retry-After window.
+//
+// ALERTBRIDGE_RETRY_BACKOFF shortens the retry schedule and search_lag the
+// search-lag wait, so the test takes seconds, not the production minutes.
+func TestJiraExactlyOnceUnderFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the binary")
+	}
+	const total = 1000
+	sb, err := sandbox.Start(sandbox.Options{
+		Deployment: jira.DeploymentCloud, IndexLag: 300 * time.Millisecond, Seed: 7,
+		Validate: openapicheck.Validate(t, jira.DeploymentCloud),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	create := "/rest/api/3/issue"
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultServerError, Method: http.MethodPost, PathPrefix: create, Probability: 0.05})
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultLostAnswer, Method: http.MethodPost, PathPrefix: create, Probability: 0.05, Delay: 100 * time.Millisecond})
+
+	t.Setenv("JIRA_TOKEN", sandbox.DefaultUser.Token)
+	t.Setenv("ALERTBRIDGE_RETRY_BACKOFF", "200ms")
+	addr := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+server:
+  listen: %s
+  api_tokens: [{name: t, token_env: ALERTBRIDGE_API_TOKEN}]
+storage:
+  url: %s
+destinations:
+  - name: sec-jira
+    type: jira
+    jira:
+      url: %s
+      deployment: cloud
+      email: %s
+      token_env: JIRA_TOKEN
+      project: SEC
+      timeout: 2s
+      search_lag: 1s
+      requests_per_second: 300
+      max_concurrency: 16
+`, addr, testdb.URL(t, "sqlite"), sb.URL(), sandbox.DefaultUser.Email))
+
+	post := func(s *server, from, to int) {
+		var wg sync.WaitGroup
+		ids := make(chan int)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range ids {
+					code, err := s.api("POST", "/api/v1/alerts", map[string]any{
+						"alertId": fmt.Sprintf("f-%04d", i), "title": fmt.Sprintf("fault %d", i), "severity": "HIGH",
+					}, nil)
+					if err != nil || code != http.StatusAccepted {
+						t.Errorf("post %d: %d %v", i, code, err)
+					}
+				}
+			}()
+		}
+		for i := from; i < to; i++ {
+			ids <- i
+		}
+		close(ids)
+		wg.Wait()
+	}
+
+	// Each kill lands while deliveries are in flight: the rate limit keeps
+	// a few hundred of them queued behind the posts.
+	s := startServer(t, cfg, addr)
+	post(s, 0, 400)
+	time.Sleep(300 * time.Millisecond)
+	s.kill()
+	s = startServer(t, cfg, addr)
+	post(s, 400, 800)
+	time.Sleep(300 * time.Millisecond)
+	s.kill()
+	s = startServer(t, cfg, addr)
+	// The 429 burst comes after the last restart: a new process cannot know
+	// of a Retry-After its predecessor received (see the README).
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultRateLimit, Count: 5, RetryAfter: time.Second})
+	post(s, 800, total)
+
+	marker := map[string]string{} // marker label → alert ID
+	for i := range total {
+		id := fmt.Sprintf("f-%04d", i)
+		marker[jiradest.Marker("sec-jira", id)] = id
+	}
+	var issues []sandbox.StoredIssue
+	waitFor(t, 90*time.Second, func() bool {
+		issues = sb.Issues()
+		return len(issues) >= total
+	})
+	// Let anything still retrying finish: a doubled issue would show now.
+	time.Sleep(2 * time.Second)
+	issues = sb.Issues()
+	byAlert := map[string][]string{}
+	for _, is := range issues {
+		for _, l := range is.Labels {
+			if id, ok := marker[l]; ok {
+				byAlert[id] = append(byAlert[id], is.Key)
+			}
+		}
+	}
+	if len(issues) != total || len(byAlert) != total {
+		t.Errorf("%d issues for %d alerts, want %d", len(issues), len(byAlert), total)
+	}
+	for id, keys := range byAlert {
+		if len(keys) != 1 {
+			t.Errorf("alert %s has %d issues: %v", id, len(keys), keys)
+		}
+	}
+	// Every alert records the one issue as its link.
+	for i := range total {
+		id := fmt.Sprintf("f-%04d", i)
+		var got struct {
+			Issues []struct{ Key string } `json:"issues"`
+		}
+		waitFor(t, 10*time.Second, func() bool {
+			code, err := s.api("GET", "/api/v1/alerts/"+id, nil, &got)
+			return err == nil && code == 200 && len(got.Issues) == 1
+		})
+		if want := byAlert[id]; len(want) != 1 || got.Issues[0].Key != want[0] {
+			t.Errorf("alert %s links %+v, Jira has %v", id, got.Issues, want)
+		}
+	}
+
+	var faults = map[string]int{}
+	for _, r := range sb.Requests() {
+		faults[r.Fault]++
+	}
+	t.Logf("requests by fault: %v", faults)
+	if faults[""] == 0 || len(faults) < 4 {
+		t.Errorf("not every fault fired: %v", faults)
+	}
+	if v := sb.RetryAfterViolations(100 * time.Millisecond); len(v) > 0 {
+		t.Errorf("%d requests inside a Retry-After window, first %s %s at %s", len(v), v[0].Method, v[0].Path, v[0].Time)
+	}
+	if errs := sb.ValidationErrors(); len(errs) > 0 {
+		t.Errorf("requests break the OpenAPI spec: %s", strings.Join(errs[:min(3, len(errs))], "\n"))
+	}
+	_ = json.Marshal
+}

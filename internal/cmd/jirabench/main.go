@@ -1,0 +1,337 @@
+// Command jirabench measures alerts becoming Jira issues end to end: the
+// real alertbridge binary on a fresh SQLite database delivers to a Jira
+// sandbox running in this process. It reports, as medians over runs:
+//
+//   - issues/s and p50/p99 from acceptance (the 202) to the issue existing,
+//     against a sandbox answering at once and one answering in 200 ms;
+//   - Jira requests per new alert;
+//   - the server's peak RSS;
+//   - at a steady 50 alerts/s, p50/p99 from acceptance to the create
+//     request reaching Jira: what the durable queue costs.
+//
+// The destination's request rate and concurrency limits are raised so that
+// alertbridge, not the limiter, is measured.
+//
+//	go run ./internal/cmd/jirabench -runs 3
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira/sandbox"
+)
+
+type result struct {
+	issuesPerSec     float64
+	p50, p99         time.Duration
+	reqsPerAlert     float64
+	peakRSSMiB       float64
+	paceP50, paceP99 time.Duration
+}
+
+func main() {
+	var (
+		bin     = flag.String("bin", "", "alertbridge binary (default: build ./cmd/alertbridge)")
+		alerts  = flag.Int("alerts", 3000, "alerts per throughput run")
+		clients = flag.Int("clients", 32, "concurrent posting clients")
+		runs    = flag.Int("runs", 3, "runs; the medians are reported")
+		pace    = flag.Duration("pace", 10*time.Second, "length of the 50 alerts/s run")
+		latency = flag.Duration("latency", 200*time.Millisecond, "the slow sandbox's answer time")
+	)
+	flag.Parse()
+	log.SetFlags(0)
+	if *bin == "" {
+		*bin = build()
+	}
+	for _, lat := range []time.Duration{0, *latency} {
+		var rs []result
+		for i := range *runs {
+			r, err := runOnce(*bin, lat, *alerts, *clients, *pace)
+			if err != nil {
+				log.Fatalf("run %d: %v", i+1, err)
+			}
+			fmt.Printf("sandbox %v run %d: %6.0f issues/s  accept→issue p50 %7.1f ms p99 %7.1f ms  %.3f requests/alert  peak RSS %5.1f MiB  at 50/s accept→create request p50 %5.1f ms p99 %6.1f ms\n",
+				lat, i+1, r.issuesPerSec, ms(r.p50), ms(r.p99), r.reqsPerAlert, r.peakRSSMiB, ms(r.paceP50), ms(r.paceP99))
+			rs = append(rs, r)
+		}
+		fmt.Printf("median of %d runs, sandbox answering in %v: %.0f issues/s, accept→issue p50 %.1f ms p99 %.1f ms, %.3f Jira requests per new alert, peak RSS %.1f MiB; at 50 alerts/s accept→create request p50 %.1f ms p99 %.1f ms\n\n",
+			len(rs), lat,
+			median(rs, func(r result) float64 { return r.issuesPerSec }),
+			median(rs, func(r result) float64 { return ms(r.p50) }), median(rs, func(r result) float64 { return ms(r.p99) }),
+			median(rs, func(r result) float64 { return r.reqsPerAlert }), median(rs, func(r result) float64 { return r.peakRSSMiB }),
+			median(rs, func(r result) float64 { return ms(r.paceP50) }), median(rs, func(r result) float64 { return ms(r.paceP99) }))
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func median(rs []result, f func(result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func build() string {
+	dir, err := os.MkdirTemp("", "jirabench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	out := filepath.Join(dir, "alertbridge")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/alertbridge")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("build alertbridge (run from the repository root): %v", err)
+	}
+	return out
+}
+
+// accepted records when each alert was answered 202.
+type accepted struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (a *accepted) set(id string, t time.Time) {
+	a.mu.Lock()
+	a.at[id] = t
+	a.mu.Unlock()
+}
+
+func runOnce(bin string, latency time.Duration, n, clients int, pace time.Duration) (result, error) {
+	sb, err := sandbox.Start(sandbox.Options{Deployment: jira.DeploymentCloud})
+	if err != nil {
+		return result{}, err
+	}
+	defer sb.Close()
+	if latency > 0 {
+		sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultSlow, Delay: latency})
+	}
+	dir, err := os.MkdirTemp("", "jirabench-run")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	addr, err := freeAddr()
+	if err != nil {
+		return result{}, err
+	}
+	cfg := fmt.Sprintf(`server:
+  listen: %s
+  ingest_rate_limit: {per_second: 1000000, burst: 1000000}
+  api_tokens: [{name: bench, token_env: BENCH_TOKEN}]
+storage:
+  url: sqlite://%s
+destinations:
+  - name: sec-jira
+    type: jira
+    jira: {url: %s, deployment: cloud, email: %s, token_env: JIRA_TOKEN, project: SEC, requests_per_second: 100000, max_concurrency: 200}
+`, addr, filepath.Join(dir, "bench.db"), sb.URL(), sandbox.DefaultUser.Email)
+	cfgPath := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return result{}, err
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "error")
+	cmd.Env = append(os.Environ(), "BENCH_TOKEN=bench", "JIRA_TOKEN="+sandbox.DefaultUser.Token)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	base := "http://" + addr
+	if err := waitReady(base); err != nil {
+		return result{}, fmt.Errorf("%w\n%s", err, logs.String())
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+	acc := &accepted{at: map[string]time.Time{}}
+	post := func(id string) error {
+		body := fmt.Sprintf(`{"id":"Bench.Rule","alertId":%q,"title":"bench %s","severity":"HIGH","type":"RULE",
+"description":"An alert sent by jirabench.","tags":["bench"],"logTypes":["Atlassian.Audit"],
+"alertContext":{"actor":"admin@example.com","ip":"192.0.2.10","action":"user_logged_in_as_user"}}`, id, id)
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/alerts", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer bench")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("post %s: %d", id, resp.StatusCode)
+		}
+		acc.set(id, time.Now())
+		return nil
+	}
+
+	// Throughput: n alerts as fast as the clients post them.
+	ids := make(chan string)
+	errc := make(chan error, clients)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				if err := post(id); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	for i := range n {
+		ids <- fmt.Sprintf("t-%d", i)
+	}
+	close(ids)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return result{}, err
+	default:
+	}
+	if err := waitIssues(sb, n, 5*time.Minute); err != nil {
+		return result{}, err
+	}
+	var lat []time.Duration
+	last := start
+	for _, is := range sb.Issues() {
+		id := strings.TrimPrefix(is.Summary, "[HIGH] bench ")
+		if t, ok := acc.at[id]; ok {
+			lat = append(lat, is.Created.Sub(t))
+			if is.Created.After(last) {
+				last = is.Created
+			}
+		}
+	}
+	slices.Sort(lat)
+	r := result{
+		issuesPerSec: float64(n) / last.Sub(start).Seconds(),
+		p50:          lat[len(lat)*50/100], p99: lat[len(lat)*99/100],
+		reqsPerAlert: float64(len(sb.Requests())) / float64(n),
+	}
+
+	// Pace: 50 alerts/s, one at a time, measuring acceptance → the create
+	// request's arrival at Jira.
+	before := len(sb.Requests())
+	tick := time.NewTicker(20 * time.Millisecond)
+	var pids []string
+	for i := 0; i < int(pace/(20*time.Millisecond)); i++ {
+		<-tick.C
+		id := fmt.Sprintf("p-%d", i)
+		pids = append(pids, id)
+		go func() {
+			if err := post(id); err != nil {
+				log.Print(err)
+			}
+		}()
+	}
+	tick.Stop()
+	if err := waitIssues(sb, n+len(pids), time.Minute); err != nil {
+		return result{}, err
+	}
+	var plat []time.Duration
+	for _, rq := range sb.Requests()[before:] {
+		if rq.Method != http.MethodPost || rq.Path != "/rest/api/3/issue" {
+			continue
+		}
+		var body struct {
+			Fields struct {
+				Summary string `json:"summary"`
+			} `json:"fields"`
+		}
+		if json.Unmarshal(rq.Body, &body) != nil {
+			continue
+		}
+		id := strings.TrimPrefix(body.Fields.Summary, "[HIGH] bench ")
+		acc.mu.Lock()
+		t, ok := acc.at[id]
+		acc.mu.Unlock()
+		if ok && strings.HasPrefix(id, "p-") {
+			plat = append(plat, rq.Time.Sub(t))
+		}
+	}
+	slices.Sort(plat)
+	if len(plat) > 0 {
+		r.paceP50, r.paceP99 = plat[len(plat)*50/100], plat[len(plat)*99/100]
+	}
+	if r.peakRSSMiB, err = peakRSS(cmd.Process.Pid); err != nil {
+		return result{}, err
+	}
+	return r, nil
+}
+
+func waitIssues(sb *sandbox.Sandbox, n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for len(sb.Issues()) < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d issues after %v", len(sb.Issues()), n, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+func peakRSS(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+func waitReady(base string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("server not ready after 30s")
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
