@@ -103,6 +103,7 @@ func (s *Server) routes() {
 	s.mux.Handle("/api/", api(func(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no such endpoint: " + r.Method + " " + r.URL.Path)
 	}))
+	s.mux.HandleFunc("GET /alerts/{alertId}", s.serveAlertPage)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
