@@ -1,0 +1,45 @@
+package openapicheck_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira/sandbox/openapicheck"
+)
+
+// The checker must reject what Jira would: a no-op validator would let every
+// client test pass.
+func TestCheckRejects(t *testing.T) {
+	cloud := openapicheck.For(t, jira.DeploymentCloud)
+	dc := openapicheck.For(t, jira.DeploymentDataCenter)
+	cases := []struct {
+		name   string
+		c      *openapicheck.Checker
+		method string
+		path   string
+		body   string
+		ok     bool
+	}{
+		{"cloud create", cloud, "POST", "/rest/api/3/issue", `{"fields":{"summary":"s","description":{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"x"}]}]}}}`, true},
+		{"cloud bad ADF", cloud, "POST", "/rest/api/3/issue", `{"fields":{"description":{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"bogus"}]}]}}}`, false},
+		{"cloud unknown path", cloud, "GET", "/rest/api/3/nothing/here", ``, false},
+		{"cloud wrong method", cloud, "DELETE", "/rest/api/3/search/jql", ``, false},
+		{"cloud search unknown key", cloud, "POST", "/rest/api/3/search/jql", `{"jql":"x","startAt":0}`, false},
+		{"cloud v2 serverInfo", cloud, "GET", "/rest/api/2/serverInfo", ``, true},
+		{"dc search", dc, "POST", "/rest/api/2/search", `{"jql":"project = SEC","maxResults":5,"startAt":0}`, true},
+		{"dc comment body not string", dc, "POST", "/rest/api/2/issue/SEC-1/comment", `{"body":{"type":"doc"}}`, false},
+		{"dc outside /rest", dc, "GET", "/api/2/serverInfo", ``, false},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		if tc.body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		err := tc.c.Check(r, []byte(tc.body))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
