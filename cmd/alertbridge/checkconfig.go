@@ -27,6 +27,11 @@ func checkConfig(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "%s:\n%v\n", *cfgPath, err)
 		return 1
 	}
+	rules, err := loadRules(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s:\n%v\n", *cfgPath, err)
+		return 1
+	}
 	if *online {
 		env := newJiraEnv(slog.New(slog.NewTextHandler(io.Discard, nil)))
 		problems := checkJiraOnline(ctx, cfg, env)
@@ -41,6 +46,9 @@ func checkConfig(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d destinations, %d sources, storage %s)\n",
 		*cfgPath, len(cfg.Destinations), len(cfg.Sources), cfg.Storage.Driver())
+	if len(cfg.Detections.Paths) > 0 {
+		fmt.Fprintf(stdout, "detections: %d rules loaded\n", len(rules.Rules()))
+	}
 	if len(cfg.Server.APITokens) == 0 {
 		fmt.Fprintln(stdout, "warning: no server.api_tokens: every /api/ request will be refused")
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/destination/slack"
 	"github.com/alertbridge/alertbridge/destination/webhook"
+	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/httpapi"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
@@ -103,7 +104,15 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	// Ingest and delivery outcomes share one group committer, and so share
 	// commits: on SQLite every commit is a disk flush on the one writer.
 	batch := alerts.DefaultBatcher(st)
+	rules, err := loadRules(cfg)
+	if err != nil {
+		return err
+	}
+	sources, periodic, sourceQueues := sourceJobs(cfg)
 	q, err := delivery.New(ctx, st, delivery.Config{
+		Register:    sources.Register,
+		Periodic:    periodic,
+		ExtraQueues: sourceQueues,
 		Batch:       batch,
 		Notifiers:   notifiers,
 		MaxAttempts: maxAttempts(cfg),
@@ -116,9 +125,12 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	svc := alerts.New(st, q, serviceDestinations(cfg), alerts.Options{Batch: batch})
+	pipeline := detection.New(detection.Config{Rules: rules, Service: svc, Logger: logger})
+	addPollers(cfg, sources, st, svc, pipeline, logger)
 	api := httpapi.New(httpapi.Config{
 		Service: svc, Store: st, Tokens: apiTokens(cfg), Logger: logger, Registry: reg,
 		IngestRate: cfg.Server.IngestRate, IngestBurst: cfg.Server.IngestBurst,
+		Detections: pipeline,
 	})
 	if len(cfg.Server.APITokens) == 0 {
 		logger.Warn("no server.api_tokens configured: every /api/ request will be refused")

@@ -20,10 +20,6 @@ type PollArgs struct {
 
 func (PollArgs) Kind() string { return "atlassian_audit_poll" }
 
-// pollTimeout bounds one poll: long enough for a backlog of pages at 50
-// requests a minute, short enough that a hung poll is given up and retried.
-const pollTimeout = 15 * time.Minute
-
 // Jobs runs polls as River jobs. A periodic job per source, enqueued by
 // River's elected leader only and unique per source while one is queued or
 // running, is what makes exactly one replica poll a source at a time.
@@ -71,8 +67,6 @@ type pollWorker struct {
 	river.WorkerDefaults[PollArgs]
 	jobs *Jobs
 }
-
-func (w *pollWorker) Timeout(*river.Job[PollArgs]) time.Duration { return pollTimeout }
 
 func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
 	w.jobs.mu.RLock()

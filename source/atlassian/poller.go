@@ -32,6 +32,10 @@ const (
 	KeyExpiryWarning = 14 * 24 * time.Hour
 	// seenRetention is how long processed event ids are remembered.
 	seenRetention = 24 * time.Hour
+	// maxPages bounds one poll, so that it ends well within the queue's job
+	// timeout even at 50 requests a minute; a backlog continues at the next
+	// poll from the checkpointed cursor.
+	maxPages = 25
 )
 
 // Config is one atlassian_audit source.
@@ -242,7 +246,7 @@ func (p *Poller) poll(ctx context.Context) (PollStats, error) {
 		stats.Duplicates += st.Duplicates
 		stats.Raised += st.Raised
 		cp = nextCp
-		if next == "" {
+		if next == "" || stats.Pages >= maxPages {
 			return stats, nil
 		}
 	}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/riverqueue/river"
+
+	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/config"
+	"github.com/alertbridge/alertbridge/detect"
+	"github.com/alertbridge/alertbridge/detection"
+	"github.com/alertbridge/alertbridge/source/atlassian"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+// loadRules loads detections.paths (relative to the working directory). A
+// rule set that does not load is an error listing every problem: running
+// with some rules silently missing would be a gap nobody sees.
+func loadRules(cfg *config.Config) (*detect.RuleSet, error) {
+	if len(cfg.Detections.Paths) == 0 {
+		return &detect.RuleSet{}, nil // no rules: events are accepted and counted
+	}
+	rs, err := detect.LoadDir(cfg.Detections.Paths...)
+	if err != nil {
+		return nil, fmt.Errorf("detections.paths: the rules do not load:\n%w", err)
+	}
+	return rs, nil
+}
+
+// sourceJobs are the pollers' River jobs: the worker, one periodic job per
+// source, and their queue. Pollers join once the alert service exists.
+func sourceJobs(cfg *config.Config) (*atlassian.Jobs, []*river.PeriodicJob, map[string]river.QueueConfig) {
+	jobs := atlassian.NewJobs()
+	var periodic []*river.PeriodicJob
+	for _, s := range cfg.Sources {
+		if s.Type == config.SourceAtlassianAudit {
+			periodic = append(periodic, atlassian.PeriodicJob(s.Name, s.PollInterval))
+		}
+	}
+	return jobs, periodic, map[string]river.QueueConfig{atlassian.Queue: atlassian.QueueConfig()}
+}
+
+func addPollers(cfg *config.Config, jobs *atlassian.Jobs, st store.Store, svc *alerts.Service, p *detection.Pipeline, logger *slog.Logger) {
+	for _, s := range cfg.Sources {
+		if s.Type != config.SourceAtlassianAudit {
+			continue
+		}
+		jobs.Add(atlassian.NewPoller(atlassian.Config{
+			Name: s.Name, OrgID: s.OrgID, APIKey: s.APIKey.Value(), BaseURL: s.BaseURL, Endpoint: s.Endpoint,
+			NoEventsAlertAfter: s.NoEventsAlertAfter, APIKeyExpires: s.APIKeyExpires, Logger: logger,
+		}, st, svc, p))
+	}
+}
