@@ -281,3 +281,61 @@ func TestSQLiteOrphanedJobRunsAtStart(t *testing.T) {
 		t.Fatalf("state %s", got.State)
 	}
 }
+
+// A delivery cut short by shutdown is recorded as an attempt that may have
+// arrived, and runs again at the next start.
+func TestShutdownMidDeliveryIsRecorded(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		release := make(chan struct{})
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}
+		}))
+		defer srv.Close()
+		defer close(release)
+		st := testdb.Open(t, driver)
+		cfg := delivery.Config{
+			Notifiers:    map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL, Timeout: time.Minute})},
+			PollInterval: 20 * time.Millisecond,
+		}
+		q, err := delivery.New(ctx, st, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f := &fixture{st: st, q: q, rcv: &script{}}
+		d := f.enqueue(t, "cut")
+		deadline := time.Now().Add(10 * time.Second)
+		for calls.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stopCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		_ = q.Stop(stopCtx) // graceful wait runs out; running work is cancelled
+		cancel()
+		var got *store.Delivery
+		_ = st.View(ctx, func(tx store.Tx) (err error) { got, err = tx.GetDelivery(ctx, d.ID); return err })
+		if got.Attempts != 1 || got.State != store.DeliveryRetrying || got.LastError == "" {
+			t.Fatalf("after shutdown: %+v, want one recorded, retrying attempt", got)
+		}
+		q2, err := delivery.New(ctx, st, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q2.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer q2.Stop(ctx)
+		f.q = q2
+		if got := f.settle(t, d.ID, 15*time.Second); got.State != store.DeliveryDelivered || got.Attempts != 2 {
+			t.Fatalf("after restart: %+v, want delivered on attempt 2", got)
+		}
+	})
+}

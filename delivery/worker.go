@@ -29,9 +29,10 @@ type worker struct {
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	st := w.q.st
 	var (
-		d     *store.Delivery
-		a     *alert.Alert
-		issue *alert.Issue
+		d        *store.Delivery
+		a        *alert.Alert
+		issue    *alert.Issue
+		siblings []store.Delivery
 	)
 	err := st.View(ctx, func(tx store.Tx) (err error) {
 		if d, err = tx.GetDelivery(ctx, job.Args.DeliveryID); err != nil {
@@ -44,6 +45,12 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		if errors.Is(err, store.ErrNotFound) {
 			issue, err = nil, nil
 		}
+		if err != nil || issue != nil {
+			return err
+		}
+		// Unlinked: earlier deliveries of this alert to this destination
+		// (before a manual dispatch) may have reached it unanswered.
+		siblings, err = tx.ListDeliveries(ctx, d.AlertID)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -62,20 +69,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		err := destination.Permanent(fmt.Errorf("destination %q is no longer configured", d.Destination))
 		return w.record(ctx, job, d, a, destination.Receipt{}, err)
 	}
-	attempt, last := d.Attempts+1, time.Time{}
-	if d.Attempts > 0 {
-		last = d.UpdatedAt
-	}
-	// River counts attempts that never reached record (the process died
-	// mid-delivery); our row does not. Such an attempt may have sent
-	// anything up to the moment this process started, so the notifier is
-	// told there was one, and that it may have been that late.
-	if job.Attempt > 1+len(job.Errors) {
-		attempt = max(attempt, 2)
-		if d.UpdatedAt.Before(w.q.started) {
-			last = w.q.started
-		}
-	}
+	attempt, last := w.prior(job, d, siblings)
 	start := time.Now()
 	receipt, nerr := n.Notify(ctx, destination.Notification{
 		Alert:       a,
@@ -86,12 +80,62 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		LastAttempt: last,
 	})
 	w.q.cfg.Metrics.observeAttempt(d.Destination, time.Since(start))
-	if nerr != nil && ctx.Err() != nil && errors.Is(nerr, context.Canceled) {
-		// Shutting down mid-delivery is not the destination's fault: try
-		// again at the next start without spending an attempt.
-		return river.JobSnooze(0)
+	// River cancels a job's context on a hard stop (with a cause of its
+	// own, so nerr need not say Canceled), and times it out at JobTimeout:
+	// the first is shutdown, the second a failed attempt like any other.
+	if nerr != nil && errors.Is(ctx.Err(), context.Canceled) {
+		// Cut short by shutdown, which is not the destination's fault: try
+		// again at the next start without spending River's budget. The
+		// attempt is still recorded, because it may have reached the
+		// destination, and the next one must know to look before it sends.
+		return w.interrupted(context.WithoutCancel(ctx), d)
 	}
-	return w.record(ctx, job, d, a, receipt, nerr)
+	// The outcome is written even when the attempt's context has ended.
+	return w.record(context.WithoutCancel(ctx), job, d, a, receipt, nerr)
+}
+
+// prior tells the notifier how many attempts came before this one and when
+// the last of them may have sent something. Our delivery row counts the
+// attempts whose outcome was recorded; two kinds it cannot count:
+//
+//   - River counts attempts that never reached record (the process died
+//     mid-delivery). Such an attempt may have sent anything up to the
+//     moment this process started.
+//   - Another delivery of the same alert to the same destination (before a
+//     manual dispatch) may have sent, unanswered, and left no link.
+func (w *worker) prior(job *river.Job[Args], d *store.Delivery, siblings []store.Delivery) (attempt int, last time.Time) {
+	attempt = d.Attempts + 1
+	if d.Attempts > 0 {
+		last = d.UpdatedAt
+	}
+	if job.Attempt > 1+len(job.Errors) {
+		attempt = max(attempt, 2)
+		if d.UpdatedAt.Before(w.q.started) {
+			last = w.q.started
+		}
+	}
+	for _, o := range siblings {
+		if o.ID != d.ID && o.Destination == d.Destination && o.Attempts > 0 && o.State != store.DeliveryDelivered {
+			attempt = max(attempt, 2)
+			if o.UpdatedAt.After(last) {
+				last = o.UpdatedAt
+			}
+		}
+	}
+	return attempt, last
+}
+
+// interrupted records an attempt cut short by shutdown and hands the job
+// back for the next start.
+func (w *worker) interrupted(ctx context.Context, d *store.Delivery) error {
+	d.Attempts++
+	d.UpdatedAt = time.Now().UTC()
+	d.State = store.DeliveryRetrying
+	d.LastError = "interrupted by shutdown; the destination may have received it"
+	if err := w.q.write(ctx, func(tx store.Tx) error { return tx.UpdateDelivery(ctx, d) }); err != nil {
+		return fmt.Errorf("record interrupted delivery %d: %w", d.ID, err)
+	}
+	return river.JobSnooze(0)
 }
 
 // record writes the attempt's outcome and tells River what to do next.
