@@ -158,7 +158,10 @@ destinations:
 	if faults[""] == 0 || len(faults) < 4 {
 		t.Errorf("not every fault fired: %v", faults)
 	}
-	if v := sb.RetryAfterViolations(100 * time.Millisecond); len(v) > 0 {
+	// Grace covers requests that passed the client's gate before its 429
+	// arrived but reached the wire after (the race detector slows that
+	// down); a gate that did not hold would show across the whole window.
+	if v := sb.RetryAfterViolations(200 * time.Millisecond); len(v) > 0 {
 		t.Errorf("%d requests inside a Retry-After window, first %s %s at %s", len(v), v[0].Method, v[0].Path, v[0].Time)
 	}
 	if errs := sb.ValidationErrors(); len(errs) > 0 {

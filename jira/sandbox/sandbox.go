@@ -217,7 +217,11 @@ func (s *Sandbox) RetryAfterViolations(grace time.Duration) []RecordedRequest {
 			if w.Status != http.StatusTooManyRequests || w.RetryAfter <= 0 {
 				continue
 			}
-			if r.Time.After(w.Time.Add(grace)) && r.Time.Before(w.Time.Add(w.RetryAfter)) {
+			start := w.Answered
+			if start.IsZero() {
+				start = w.Time
+			}
+			if r.Time.After(start.Add(grace)) && r.Time.Before(start.Add(w.RetryAfter)) {
 				out = append(out, r)
 				break
 			}
@@ -339,6 +343,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		switch f.Kind {
 		case FaultRateLimit:
+			answered := time.Now()
 			ra := f.RetryAfter
 			if ra <= 0 {
 				ra = time.Second
@@ -348,11 +353,14 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			secs := int((ra + time.Second - 1) / time.Second)
 			ra = time.Duration(secs) * time.Second
 			if f.ResetHeader {
-				w.Header().Set("X-RateLimit-Reset", arrived.Add(ra).UTC().Format(time.RFC3339Nano))
+				w.Header().Set("X-RateLimit-Reset", answered.Add(ra).UTC().Format(time.RFC3339Nano))
 			} else {
 				w.Header().Set("Retry-After", fmt.Sprint(secs))
 			}
 			setStatus(http.StatusTooManyRequests, "rate-limit", ra)
+			s.mu.Lock()
+			s.requests[idx].Answered = answered
+			s.mu.Unlock()
 			writeError(w, http.StatusTooManyRequests, []string{"Rate limit exceeded."}, nil)
 			return
 		case FaultServerError:

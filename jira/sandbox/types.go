@@ -165,8 +165,11 @@ type RecordedRequest struct {
 	Time   time.Time // when it arrived
 	Status int       // what was answered; 0 when the answer was lost
 	Fault  string    // the injected fault, if any
-	// RetryAfter is what a 429 answer announced.
+	// RetryAfter is what a 429 answer announced, counted from Answered.
 	RetryAfter time.Duration
+	// Answered is when a 429 was decided and written: its window starts
+	// there, not at arrival, since validation may take a while before it.
+	Answered time.Time
 	// ValidationError is why Validate rejected the request.
 	ValidationError string
 }
