@@ -12,22 +12,19 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"github.com/alertbridge/alertbridge/internal/benchutil"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +57,10 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	if *bin == "" {
-		*bin = build()
+		var err error
+		if *bin, err = benchutil.Build(); err != nil {
+			log.Fatal(err)
+		}
 	}
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -74,47 +74,19 @@ func main() {
 			log.Fatalf("run %d: %v", i+1, err)
 		}
 		fmt.Printf("run %d: %8.0f alerts/s  p50 %6.2f ms  p99 %6.2f ms  peak RSS %5.1f MiB  baseline /healthz %8.0f req/s  errors %d\n",
-			i+1, r.alertsPerSec, ms(r.p50), ms(r.p99), r.peakRSSMiB, r.baselinePerSec, r.errors)
+			i+1, r.alertsPerSec, benchutil.Ms(r.p50), benchutil.Ms(r.p99), r.peakRSSMiB, r.baselinePerSec, r.errors)
 		rs = append(rs, r)
 	}
 	m := result{
-		alertsPerSec:   median(rs, func(r result) float64 { return r.alertsPerSec }),
-		p50:            time.Duration(median(rs, func(r result) float64 { return float64(r.p50) })),
-		p99:            time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })),
-		peakRSSMiB:     median(rs, func(r result) float64 { return r.peakRSSMiB }),
-		baselinePerSec: median(rs, func(r result) float64 { return r.baselinePerSec }),
+		alertsPerSec:   benchutil.Median(rs, func(r result) float64 { return r.alertsPerSec }),
+		p50:            time.Duration(benchutil.Median(rs, func(r result) float64 { return float64(r.p50) })),
+		p99:            time.Duration(benchutil.Median(rs, func(r result) float64 { return float64(r.p99) })),
+		peakRSSMiB:     benchutil.Median(rs, func(r result) float64 { return r.peakRSSMiB }),
+		baselinePerSec: benchutil.Median(rs, func(r result) float64 { return r.baselinePerSec }),
 	}
 	fmt.Printf("\nmedian of %d runs, %s, %d clients, %d destination(s):\n", len(rs), *storage, *clients, *dests)
-	fmt.Printf("  ingest     %8.0f alerts/s  p50 %.2f ms  p99 %.2f ms  peak RSS %.1f MiB\n", m.alertsPerSec, ms(m.p50), ms(m.p99), m.peakRSSMiB)
+	fmt.Printf("  ingest     %8.0f alerts/s  p50 %.2f ms  p99 %.2f ms  peak RSS %.1f MiB\n", m.alertsPerSec, benchutil.Ms(m.p50), benchutil.Ms(m.p99), m.peakRSSMiB)
 	fmt.Printf("  baseline   %8.0f req/s (GET /healthz)  ingest/baseline %.3f\n", m.baselinePerSec, m.alertsPerSec/m.baselinePerSec)
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func median(rs []result, f func(result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
-	}
-	sort.Float64s(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-func build() string {
-	dir, err := os.MkdirTemp("", "ingestbench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	out := filepath.Join(dir, "alertbridge")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/alertbridge")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		log.Fatalf("build alertbridge (run from the repository root): %v", err)
-	}
-	return out
 }
 
 func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, duration time.Duration) (result, error) {
@@ -129,7 +101,7 @@ func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, du
 			return result{}, err
 		}
 	}
-	addr, err := freeAddr()
+	addr, err := benchutil.FreeAddr()
 	if err != nil {
 		return result{}, err
 	}
@@ -158,7 +130,7 @@ func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, du
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	base := "http://" + addr
-	if err := waitReady(base); err != nil {
+	if err := benchutil.WaitReady(base); err != nil {
 		return result{}, fmt.Errorf("%w\n%s", err, logs.String())
 	}
 
@@ -195,7 +167,7 @@ func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, du
 
 	load(post, clients, warmup)
 	lat, errs := load(post, clients, duration)
-	rss, err := peakRSS(cmd.Process.Pid)
+	rss, err := benchutil.PeakRSS(cmd.Process.Pid)
 	if err != nil {
 		return result{}, err
 	}
@@ -246,46 +218,6 @@ func load(op func(context.Context) (time.Duration, bool), n int, d time.Duration
 	}
 	wg.Wait()
 	return all, errs.Load()
-}
-
-// peakRSS reads the process's high-water resident set size.
-func peakRSS(pid int) (float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
-}
-
-func waitReady(base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("server not ready after 30s")
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func freshDatabase(admin string) (string, error) {

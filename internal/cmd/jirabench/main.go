@@ -16,21 +16,18 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/alertbridge/alertbridge/internal/benchutil"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,7 +56,10 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	if *bin == "" {
-		*bin = build()
+		var err error
+		if *bin, err = benchutil.Build(); err != nil {
+			log.Fatal(err)
+		}
 	}
 	for _, lat := range []time.Duration{0, *latency} {
 		var rs []result
@@ -69,44 +69,16 @@ func main() {
 				log.Fatalf("run %d: %v", i+1, err)
 			}
 			fmt.Printf("sandbox %v run %d: %6.0f issues/s  accept→issue p50 %7.1f ms p99 %7.1f ms  %.3f requests/alert  peak RSS %5.1f MiB  at 50/s accept→create request p50 %5.1f ms p99 %6.1f ms\n",
-				lat, i+1, r.issuesPerSec, ms(r.p50), ms(r.p99), r.reqsPerAlert, r.peakRSSMiB, ms(r.paceP50), ms(r.paceP99))
+				lat, i+1, r.issuesPerSec, benchutil.Ms(r.p50), benchutil.Ms(r.p99), r.reqsPerAlert, r.peakRSSMiB, benchutil.Ms(r.paceP50), benchutil.Ms(r.paceP99))
 			rs = append(rs, r)
 		}
 		fmt.Printf("median of %d runs, sandbox answering in %v: %.0f issues/s, accept→issue p50 %.1f ms p99 %.1f ms, %.3f Jira requests per new alert, peak RSS %.1f MiB; at 50 alerts/s accept→create request p50 %.1f ms p99 %.1f ms\n\n",
 			len(rs), lat,
-			median(rs, func(r result) float64 { return r.issuesPerSec }),
-			median(rs, func(r result) float64 { return ms(r.p50) }), median(rs, func(r result) float64 { return ms(r.p99) }),
-			median(rs, func(r result) float64 { return r.reqsPerAlert }), median(rs, func(r result) float64 { return r.peakRSSMiB }),
-			median(rs, func(r result) float64 { return ms(r.paceP50) }), median(rs, func(r result) float64 { return ms(r.paceP99) }))
+			benchutil.Median(rs, func(r result) float64 { return r.issuesPerSec }),
+			benchutil.Median(rs, func(r result) float64 { return benchutil.Ms(r.p50) }), benchutil.Median(rs, func(r result) float64 { return benchutil.Ms(r.p99) }),
+			benchutil.Median(rs, func(r result) float64 { return r.reqsPerAlert }), benchutil.Median(rs, func(r result) float64 { return r.peakRSSMiB }),
+			benchutil.Median(rs, func(r result) float64 { return benchutil.Ms(r.paceP50) }), benchutil.Median(rs, func(r result) float64 { return benchutil.Ms(r.paceP99) }))
 	}
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func median(rs []result, f func(result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
-	}
-	sort.Float64s(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-func build() string {
-	dir, err := os.MkdirTemp("", "jirabench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	out := filepath.Join(dir, "alertbridge")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/alertbridge")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		log.Fatalf("build alertbridge (run from the repository root): %v", err)
-	}
-	return out
 }
 
 // accepted records when each alert was answered 202.
@@ -135,7 +107,7 @@ func runOnce(bin string, latency time.Duration, n, clients int, pace time.Durati
 		return result{}, err
 	}
 	defer os.RemoveAll(dir)
-	addr, err := freeAddr()
+	addr, err := benchutil.FreeAddr()
 	if err != nil {
 		return result{}, err
 	}
@@ -163,7 +135,7 @@ destinations:
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	base := "http://" + addr
-	if err := waitReady(base); err != nil {
+	if err := benchutil.WaitReady(base); err != nil {
 		return result{}, fmt.Errorf("%w\n%s", err, logs.String())
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
@@ -280,7 +252,7 @@ destinations:
 	if len(plat) > 0 {
 		r.paceP50, r.paceP99 = plat[len(plat)*50/100], plat[len(plat)*99/100]
 	}
-	if r.peakRSSMiB, err = peakRSS(cmd.Process.Pid); err != nil {
+	if r.peakRSSMiB, err = benchutil.PeakRSS(cmd.Process.Pid); err != nil {
 		return result{}, err
 	}
 	return r, nil
@@ -295,43 +267,4 @@ func waitIssues(sb *sandbox.Sandbox, n int, limit time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
-}
-
-func peakRSS(pid int) (float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
-}
-
-func waitReady(base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("server not ready after 30s")
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
