@@ -64,7 +64,7 @@ func Summary(tmpl *template.Template, a *alert.Alert) (string, error) {
 // Truncate cuts s to at most max UTF-16 code units, at a character
 // boundary, ending in an ellipsis when it cut anything.
 func Truncate(s string, max int) string {
-	if utf16Len(s) <= max {
+	if adf.StringLen(s) <= max {
 		return s
 	}
 	return strings.TrimRightFunc(cut(s, max-1), unicode.IsSpace) + "…"
@@ -85,18 +85,6 @@ func cut(s string, max int) string {
 		n += w
 	}
 	return s
-}
-
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		if r == utf8.RuneError {
-			n++
-			continue
-		}
-		n += utf16.RuneLen(r)
-	}
-	return n
 }
 
 // Labels returns the issue's labels: the configured ones, those for the
@@ -185,10 +173,10 @@ func fit(d details, measure func(details, bool) int) (details, bool) {
 	}
 	room := MaxDescription - measure(d, true) - 3*16 // the cut markers
 	order := []int{0, 1, 2}
-	sort.Slice(order, func(i, j int) bool { return utf16Len(full[order[i]]) < utf16Len(full[order[j]]) })
+	sort.Slice(order, func(i, j int) bool { return adf.StringLen(full[order[i]]) < adf.StringLen(full[order[j]]) })
 	for k, i := range order {
 		share := max(room/(len(order)-k), 0)
-		n := min(utf16Len(full[i]), share)
+		n := min(adf.StringLen(full[i]), share)
 		*parts[i] = cutPart(full[i], n, parts[i] == &d.context)
 		room -= n
 	}
@@ -199,11 +187,11 @@ func fit(d details, measure func(details, bool) int) (details, bool) {
 		}
 		longest := parts[0]
 		for _, p := range parts[1:] {
-			if utf16Len(*p) > utf16Len(*longest) {
+			if adf.StringLen(*p) > adf.StringLen(*longest) {
 				longest = p
 			}
 		}
-		n := utf16Len(*longest)
+		n := adf.StringLen(*longest)
 		if n == 0 {
 			break
 		}
@@ -217,7 +205,7 @@ func fit(d details, measure func(details, bool) int) (details, bool) {
 // cutPart cuts s to about n characters, marking the cut; JSON is cut at a
 // line end, which reads better.
 func cutPart(s string, n int, lines bool) string {
-	if utf16Len(s) <= n {
+	if adf.StringLen(s) <= n {
 		return s
 	}
 	c := cut(s, max(n-2, 0))
@@ -274,7 +262,7 @@ func buildADF(d details, note bool) *adf.Node {
 // DescriptionWiki is the issue description for Jira Data Center, in wiki
 // markup.
 func DescriptionWiki(a *alert.Alert, link string) string {
-	d, cutAny := fit(detailsOf(a, link), func(d details, note bool) int { return utf16Len(buildWiki(d, note)) })
+	d, cutAny := fit(detailsOf(a, link), func(d details, note bool) int { return adf.StringLen(buildWiki(d, note)) })
 	return buildWiki(d, cutAny)
 }
 

@@ -108,8 +108,8 @@ func TestSummary(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
-			if utf16Len(got) > MaxSummary || !utf8.ValidString(got) {
-				t.Fatalf("summary of %d units or invalid UTF-8", utf16Len(got))
+			if adf.StringLen(got) > MaxSummary || !utf8.ValidString(got) {
+				t.Fatalf("summary of %d units or invalid UTF-8", adf.StringLen(got))
 			}
 		})
 	}
@@ -223,7 +223,7 @@ func TestDescriptionTooLong(t *testing.T) {
 	}
 
 	w := DescriptionWiki(a, "https://ab.example/alerts/a-1")
-	if n := utf16Len(w); n > MaxDescription || n < MaxDescription-2000 {
+	if n := adf.StringLen(w); n > MaxDescription || n < MaxDescription-2000 {
 		t.Fatalf("wiki description is %d characters", n)
 	}
 	if !utf8.ValidString(w) || !strings.Contains(w, "cut to fit") || !strings.Contains(w, "{code:json}") || !strings.HasSuffix(w, "{code}") {

@@ -194,9 +194,9 @@ func TextLen(doc *Node) int {
 	n := 0
 	switch doc.Type {
 	case TypeText:
-		n += utf16Len(doc.Text)
+		n += StringLen(doc.Text)
 	case TypeMention, TypeEmoji, "status":
-		n += utf16Len(attrString(doc, "text"))
+		n += StringLen(attrString(doc, "text"))
 	}
 	for _, c := range doc.Content {
 		n += TextLen(c)
@@ -204,7 +204,9 @@ func TextLen(doc *Node) int {
 	return n
 }
 
-func utf16Len(s string) int {
+// StringLen counts s as Jira does: in UTF-16 code units, since Jira is
+// Java. Jira's length limits (summary 255, description 32,767) use it.
+func StringLen(s string) int {
 	n := 0
 	for _, r := range s {
 		if r == utf8.RuneError {
