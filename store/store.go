@@ -84,6 +84,34 @@ type Tx interface {
 	// count, first and last seen).
 	UpdateAlertDetection(ctx context.Context, alertID string, d alert.Detection, at time.Time) error
 
+	// LinkComment records that an alert comment is a Jira comment of a
+	// destination; origin is LinkOriginAlertbridge or LinkOriginJira.
+	LinkComment(ctx context.Context, alertID string, commentID int64, destination, jiraCommentID, origin string) error
+	// CommentLink finds the alert comment a Jira comment is; ErrNotFound when none.
+	CommentLink(ctx context.Context, destination, jiraCommentID string) (alertID string, commentID int64, origin string, err error)
+	// JiraCommentOf is the reverse: the destination's Jira comment id of an
+	// alert comment; ErrNotFound when none.
+	JiraCommentOf(ctx context.Context, commentID int64, destination string) (string, error)
+	GetComment(ctx context.Context, id int64) (*alert.Comment, error)
+	// UpdateComment rewrites a comment's author, body and updated time.
+	UpdateComment(ctx context.Context, c *alert.Comment) error
+	// GetJiraUser reads the cached Jira user for an e-mail; ErrNotFound when
+	// nothing is cached.
+	GetJiraUser(ctx context.Context, destination, email string) (*JiraUser, error)
+	PutJiraUser(ctx context.Context, u JiraUser) error
+
+	// JiraWebhookSeen reports whether a Jira webhook delivery (by its
+	// X-Atlassian-Webhook-Identifier) was applied; MarkJiraWebhook records
+	// that it was; PruneJiraWebhooks forgets those received before a time.
+	JiraWebhookSeen(ctx context.Context, destination, identifier string) (bool, error)
+	MarkJiraWebhook(ctx context.Context, destination, identifier string, at time.Time) error
+	PruneJiraWebhooks(ctx context.Context, before time.Time) (int64, error)
+	// AlertByIssue finds the alert linked to a Jira issue in a destination,
+	// by issue key or id; ErrNotFound when none is.
+	AlertByIssue(ctx context.Context, destination, key, id string) (string, error)
+	// UpdateCommentBody replaces the body of an alert's comment.
+	UpdateCommentBody(ctx context.Context, alertID string, commentID int64, body string, at time.Time) error
+
 	// AdvisoryLock serialises a critical section (migrations) across
 	// replicas until the transaction ends. On SQLite the single writer
 	// already does.
