@@ -1,7 +1,10 @@
 package destination
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,4 +57,27 @@ func Transport() *http.Transport {
 	t.MaxIdleConnsPerHost = 64
 	t.MaxIdleConns = 256
 	return t
+}
+
+// PostJSON posts body as JSON with the given extra headers, then reads the
+// start of the answer (for errors) and drains the rest, so the connection
+// goes back to the pool. The caller classifies the answer (ClassifyHTTP).
+func PostJSON(ctx context.Context, c *http.Client, url string, body []byte, h http.Header) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, Permanent(fmt.Errorf("build request: invalid URL"))
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "alertbridge")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp, snippet, nil
 }

@@ -2,11 +2,9 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -67,18 +65,11 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.WebhookURL, bytes.NewReader(body))
-	if err != nil {
-		return destination.Receipt{}, destination.Permanent(fmt.Errorf("build Slack request: invalid webhook URL"))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.cfg.Client.Do(req)
+	resp, snippet, err := destination.PostJSON(ctx, n.cfg.Client, n.cfg.WebhookURL, body, nil)
 	if err != nil {
 		// net/http's error quotes the URL, which is the secret: say less.
 		return destination.Receipt{}, fmt.Errorf("post to Slack: %s", transportReason(err))
 	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return destination.Receipt{}, destination.ClassifyHTTP("Slack", resp, snippet)
 }
 

@@ -3,14 +3,12 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -101,23 +99,14 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return destination.Receipt{}, destination.Permanent(fmt.Errorf("build request: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "alertbridge")
-	req.Header.Set(DeliveryHeader, strconv.FormatInt(note.DeliveryID, 10))
+	h := http.Header{DeliveryHeader: {strconv.FormatInt(note.DeliveryID, 10)}}
 	if n.cfg.Secret != "" {
-		req.Header.Set(SignatureHeader, Sign(n.cfg.Secret, body))
+		h.Set(SignatureHeader, Sign(n.cfg.Secret, body))
 	}
-	resp, err := n.cfg.Client.Do(req)
+	resp, snippet, err := destination.PostJSON(ctx, n.cfg.Client, n.cfg.URL, body, h)
 	if err != nil {
 		// The URL is ours to show; the error from net/http names it already.
 		return destination.Receipt{}, fmt.Errorf("post alert: %w", err)
 	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return destination.Receipt{Detail: "HTTP " + strconv.Itoa(resp.StatusCode)}, destination.ClassifyHTTP("webhook", resp, snippet)
 }
