@@ -39,6 +39,8 @@ type Service struct {
 	now   func() time.Time
 	batch *store.Batcher
 	owned bool // batch was made here, so Close closes it
+	// onChange sees each triage change and comment inside its transaction.
+	onChange func(ctx context.Context, tx store.Tx, c Change) error
 }
 
 // Options tune the service.
@@ -47,6 +49,29 @@ type Options struct {
 	// its own with DefaultBatcher.
 	Batch *store.Batcher
 	Now   func() time.Time
+	// OnChange is called inside the transaction of every status, assignee
+	// or comment change, after it is written, so that work it causes (such
+	// as syncing linked issues) is queued atomically with it; an error rolls
+	// the change back. The alerts package stays free of what that work is.
+	OnChange func(ctx context.Context, tx store.Tx, c Change) error
+}
+
+// Change is one committed change to an alert, as OnChange sees it.
+type Change struct {
+	AlertID string
+	Actor   string
+	// Origin is the destination the change came from; "" for a change made
+	// through alertbridge itself. Sync never sends a change back where it
+	// came from.
+	Origin string
+	// OldStatus and NewStatus are set when the status changed.
+	OldStatus, NewStatus alert.Status
+	// AssigneeChanged reports a new assignee ("" for none).
+	AssigneeChanged          bool
+	OldAssignee, NewAssignee string
+	// Comment is set for a new or (CommentEdited) edited comment.
+	Comment       *alert.Comment
+	CommentEdited bool
 }
 
 // DefaultBatcher is the group committer sized for the store: one writer on
@@ -65,7 +90,7 @@ func New(st store.Store, q *delivery.Queue, dests []Destination, opts Options) *
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{st: st, q: q, dests: dests, batch: opts.Batch, now: func() time.Time { return opts.Now().UTC() }}
+	s := &Service{st: st, q: q, dests: dests, batch: opts.Batch, now: func() time.Time { return opts.Now().UTC() }, onChange: opts.OnChange}
 	if s.batch == nil {
 		s.batch, s.owned = DefaultBatcher(st), true
 	}
@@ -152,6 +177,9 @@ type Patch struct {
 	Status   *alert.Status
 	Assignee *string
 	Actor    string
+	// Origin is the destination the change came from (a Jira webhook), ""
+	// for the API.
+	Origin string
 }
 
 // Update applies a patch and records each change on the timeline.
@@ -164,12 +192,15 @@ func (s *Service) Update(ctx context.Context, alertID string, p Patch) (*Record,
 		}
 		now := s.now()
 		var events []alert.Event
+		ch := Change{AlertID: alertID, Actor: p.Actor, Origin: p.Origin}
 		if p.Status != nil && *p.Status != a.Status {
+			ch.OldStatus, ch.NewStatus = a.Status, *p.Status
 			events = append(events, alert.Event{At: now, Actor: p.Actor, Action: alert.ActionStatusChanged,
 				Detail: fmt.Sprintf("%s → %s", a.Status, *p.Status)})
 			a.Status = *p.Status
 		}
 		if p.Assignee != nil && *p.Assignee != a.Assignee {
+			ch.AssigneeChanged, ch.OldAssignee, ch.NewAssignee = true, a.Assignee, *p.Assignee
 			events = append(events, alert.Event{At: now, Actor: p.Actor, Action: alert.ActionAssigneeChanged,
 				Detail: fmt.Sprintf("%s → %s", orNone(a.Assignee), orNone(*p.Assignee))})
 			a.Assignee = *p.Assignee
@@ -181,6 +212,11 @@ func (s *Service) Update(ctx context.Context, alertID string, p Patch) (*Record,
 			}
 			for _, e := range events {
 				if err := tx.AddEvent(ctx, alertID, e); err != nil {
+					return err
+				}
+			}
+			if s.onChange != nil {
+				if err := s.onChange(ctx, tx, ch); err != nil {
 					return err
 				}
 			}
@@ -203,17 +239,74 @@ func orNone(s string) string {
 
 // Comment adds a Markdown comment to an alert.
 func (s *Service) Comment(ctx context.Context, alertID, author, body string) (*alert.Comment, error) {
+	return s.CommentFrom(ctx, alertID, author, body, "", "")
+}
+
+// CommentFrom adds a Markdown comment that came from a destination (origin,
+// its name) where it is the comment external (Jira's comment id). The two
+// are linked (store comment_links, origin "jira"), so that the comment is
+// not posted back there, and so that the same external comment arriving
+// again — an edit — rewrites the alert comment it became instead of adding
+// another. With origin "" it is Comment.
+func (s *Service) CommentFrom(ctx context.Context, alertID, author, body, origin, external string) (*alert.Comment, error) {
 	now := s.now()
 	c := &alert.Comment{AlertID: alertID, Author: author, Body: body, Origin: "alertbridge", CreatedAt: now, UpdatedAt: now}
+	if origin != "" {
+		c.Origin = "jira:" + origin
+	}
 	err := s.st.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.LockAlert(ctx, alertID); err != nil {
 			return err
 		}
-		if err := tx.AddComment(ctx, c); err != nil {
+		ch := Change{AlertID: alertID, Actor: author, Origin: origin, Comment: c}
+		linked := false
+		if origin != "" && external != "" {
+			linkedAlert, id, _, err := tx.CommentLink(ctx, origin, external)
+			switch {
+			case err == nil && linkedAlert == alertID:
+				old, err := tx.GetComment(ctx, id)
+				if err != nil {
+					return err
+				}
+				c.ID, c.CreatedAt, c.Origin = old.ID, old.CreatedAt, old.Origin
+				if old.Body == body && old.Author == author {
+					*c = *old // the same text again: nothing to record or sync
+					return nil
+				}
+				if err := tx.UpdateComment(ctx, c); err != nil {
+					return err
+				}
+				ch.CommentEdited, linked = true, true
+			case err == nil:
+				return fmt.Errorf("comment %s of %s is linked to alert %s, not %s", external, origin, linkedAlert, alertID)
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		if !linked {
+			if err := tx.AddComment(ctx, c); err != nil {
+				return err
+			}
+			if origin != "" && external != "" {
+				if err := tx.LinkComment(ctx, alertID, c.ID, origin, external, store.LinkOriginJira); err != nil {
+					return err
+				}
+			}
+		}
+		detail := fmt.Sprintf("comment %d", c.ID)
+		if linked {
+			detail += " edited"
+		}
+		if origin != "" {
+			detail += " (from " + origin + ")"
+		}
+		if err := tx.AddEvent(ctx, alertID, alert.Event{At: now, Actor: author, Action: alert.ActionCommented, Detail: detail}); err != nil {
 			return err
 		}
-		return tx.AddEvent(ctx, alertID, alert.Event{At: now, Actor: author, Action: alert.ActionCommented,
-			Detail: fmt.Sprintf("comment %d", c.ID)})
+		if s.onChange != nil {
+			return s.onChange(ctx, tx, ch)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
