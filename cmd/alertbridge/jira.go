@@ -63,8 +63,7 @@ func (e *jiraEnv) startSandbox(dep jira.Deployment) (*sandbox.Sandbox, error) {
 	}
 	e.sandbox = sb
 	e.logger.Info("Jira sandbox running in this process: alerts for destinations with jira.url \"sandbox:\" become issues here",
-		"url", sb.URL(), "deployment", string(dep), "browse", sb.URL()+"/browse/SEC-1",
-		"search", sb.URL()+"/rest/api/2/search?jql=project=SEC")
+		"url", sb.URL(), "deployment", string(dep), "browse", sb.URL()+"/browse/SEC-1")
 	return sb, nil
 }
 
@@ -313,13 +312,18 @@ func jiraSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	u := sandbox.DefaultUser
+	// Cloud answers the old search path with 410 Gone.
+	search := "/rest/api/2/search?jql=project=SEC"
+	if d == jira.DeploymentCloud {
+		search = "/rest/api/3/search/jql?jql=project=SEC&fields=summary,status"
+	}
 	fmt.Fprintf(stdout, `Jira sandbox (%s) at %s
   point a destination at it:  jira: {url: %s, deployment: %s, email: %s, token_env: JIRA_TOKEN, project: SEC}
                               with JIRA_TOKEN=%s (a sandbox credential, not a secret)
   browse an issue:            %s/browse/SEC-1
-  list issues:                curl -s -u %s:%s '%s/rest/api/2/search?jql=project=SEC'
+  list issues:                curl -s -u %s:%s '%s%s'
 Stop with Ctrl-C; everything is kept in memory only.
-`, d, base, base, d, u.Email, u.Token, base, u.Email, u.Token, base)
+`, d, base, base, d, u.Email, u.Token, base, u.Email, u.Token, base, search)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
