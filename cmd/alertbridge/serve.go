@@ -109,10 +109,15 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	sources, periodic, sourceQueues := sourceJobs(cfg)
+	syncer, err := newSyncer(cfg, jenv, st, logger)
+	if err != nil {
+		return err
+	}
+	register, queues := withSync(sources.Register, sourceQueues, syncer)
 	q, err := delivery.New(ctx, st, delivery.Config{
-		Register:    sources.Register,
+		Register:    register,
 		Periodic:    periodic,
-		ExtraQueues: sourceQueues,
+		ExtraQueues: queues,
 		Batch:       batch,
 		Notifiers:   notifiers,
 		MaxAttempts: maxAttempts(cfg),
@@ -124,7 +129,8 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	svc := alerts.New(st, q, serviceDestinations(cfg), alerts.Options{Batch: batch})
+	syncer.SetQueue(q)
+	svc := alerts.New(st, q, serviceDestinations(cfg), alerts.Options{Batch: batch, OnChange: syncer.OnChange})
 	pipeline := detection.New(detection.Config{Rules: rules, Service: svc, Logger: logger})
 	addPollers(cfg, sources, st, svc, pipeline, logger)
 	api := httpapi.New(httpapi.Config{
