@@ -279,3 +279,5 @@ func hasEvent(r *alerts.Record, action, detail string) bool {
 	}
 	return false
 }
+
+func alertsPatch(st alert.Status) alerts.Patch { return alerts.Patch{Status: &st, Actor: "test"} }

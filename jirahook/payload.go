@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/alertbridge/alertbridge/jira"
@@ -100,7 +101,12 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
 		*t = text(b)
 	default:
-		return errors.New("want a string")
+		// A type error lets encoding/json add the field's path.
+		kind := "value"
+		if len(b) > 0 {
+			kind = map[byte]string{'{': "object", '[': "array", 't': "bool", 'f': "bool"}[b[0]]
+		}
+		return &json.UnmarshalTypeError{Value: kind, Type: reflect.TypeFor[string]()}
 	}
 	return nil
 }
