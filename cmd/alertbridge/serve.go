@@ -25,6 +25,7 @@ import (
 	"github.com/alertbridge/alertbridge/destination/webhook"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/httpapi"
+	"github.com/alertbridge/alertbridge/jirahook"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -138,6 +139,13 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		IngestRate: cfg.Server.IngestRate, IngestBurst: cfg.Server.IngestBurst,
 		Detections: pipeline,
 	})
+	hooks, err := jiraWebhooks(cfg, jenv, svc, st, logger)
+	if err != nil {
+		return err
+	}
+	if hooks != nil {
+		api.Handle(jirahook.Pattern, hooks)
+	}
 	if len(cfg.Server.APITokens) == 0 {
 		logger.Warn("no server.api_tokens configured: every /api/ request will be refused")
 	}
