@@ -30,6 +30,9 @@ type Config struct {
 	Destinations []Destination
 	Sources      []Source
 	Detections   Detections
+	// Warnings are risks the configuration leaves open, for check-config
+	// to print; they do not stop alertbridge.
+	Warnings Problems
 }
 
 // Server configures the HTTP listener and API access.
@@ -282,13 +285,15 @@ func (d *decoder) document(data []byte) *yaml.Node {
 
 func (d *decoder) config(n *yaml.Node) *Config {
 	b := d.block("", n)
+	dests := b.items("destinations")
 	cfg := &Config{
 		Server:       d.server(b.sub("server")),
 		Storage:      d.storage(b.sub("storage")),
-		Destinations: d.destinations(b.items("destinations")),
+		Destinations: d.destinations(dests),
 		Sources:      d.sources(b.items("sources")),
 		Detections:   d.detections(b.sub("detections")),
 	}
+	cfg.Warnings = d.checkSync(dests, cfg.Destinations)
 	b.done()
 	return cfg
 }

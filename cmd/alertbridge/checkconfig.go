@@ -52,5 +52,8 @@ func checkConfig(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if len(cfg.Server.APITokens) == 0 {
 		fmt.Fprintln(stdout, "warning: no server.api_tokens: every /api/ request will be refused")
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stdout, "warning: "+w.Error())
+	}
 	return 0
 }

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// jiraSites is a config of Jira destinations, one per (url, project, sync).
+func jiraSites(ds ...[3]string) string {
+	var b strings.Builder
+	b.WriteString("destinations:\n")
+	for i, d := range ds {
+		fmt.Fprintf(&b, "  - name: d%d\n    type: jira\n    jira:\n      url: %s\n      email: bot@example.com\n      token_env: JIRA_TOKEN\n      project: %s\n      sync: %s\n",
+			i, d[0], d[1], d[2])
+	}
+	return b.String()
+}
+
+const (
+	twoWaySync = "{status: two-way, webhook_secret_env: JIRA_WEBHOOK_SECRET}"
+	oneWaySync = "{status: one-way}"
+)
+
+func TestTwoWaySyncAcrossDestinations(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		src      string
+		problems []string // path: message prefix
+		warnings int
+	}{
+		{"one site, one project", jiraSites(
+			[3]string{"https://a.atlassian.net", "SEC", twoWaySync},
+			[3]string{"https://A.atlassian.net/", "sec", twoWaySync}), nil, 0},
+		{"one site, two projects", jiraSites(
+			[3]string{"https://a.atlassian.net", "SEC", twoWaySync},
+			[3]string{"https://a.atlassian.net", "OPS", oneWaySync},
+			[3]string{"https://A.atlassian.net/", "IR", twoWaySync}),
+			[]string{`destinations[2].jira.project: two-way sync of project IR on a.atlassian.net, but destination "d0" (destinations[0]) already syncs project SEC`}, 0},
+		{"one site, two projects, one of them one-way", jiraSites(
+			[3]string{"https://a.atlassian.net", "SEC", twoWaySync},
+			[3]string{"https://a.atlassian.net", "OPS", oneWaySync}), nil, 0},
+		{"two sites", jiraSites(
+			[3]string{"https://a.atlassian.net", "SEC", twoWaySync},
+			[3]string{"https://jira.example.com/jira", "SEC", twoWaySync}), nil, 2},
+		{"two sites, one of them one-way", jiraSites(
+			[3]string{"https://a.atlassian.net", "SEC", twoWaySync},
+			[3]string{"https://jira.example.com", "SEC", oneWaySync}), nil, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(c.src), testEnv())
+			if len(c.problems) == 0 {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				if len(cfg.Warnings) != c.warnings {
+					t.Errorf("warnings = %v, want %d", cfg.Warnings, c.warnings)
+				}
+				for _, w := range cfg.Warnings {
+					if !strings.HasSuffix(w.Path, ".jira.sync") || !strings.Contains(w.Message, "loop") {
+						t.Errorf("warning %v", w)
+					}
+				}
+				return
+			}
+			ps := problemsOf(t, err)
+			if len(ps) != len(c.problems) {
+				t.Fatalf("problems = %v, want %d", ps, len(c.problems))
+			}
+			for i, p := range ps {
+				if !strings.HasPrefix(p.Error(), c.problems[i]) || p.Line == 0 {
+					t.Errorf("problem %q (line %d), want prefix %q", p.Error(), p.Line, c.problems[i])
+				}
+			}
+		})
+	}
+}
