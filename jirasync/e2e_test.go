@@ -1,0 +1,304 @@
+package jirasync_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/config"
+	"github.com/alertbridge/alertbridge/delivery"
+	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira/adf"
+	"github.com/alertbridge/alertbridge/jira/sandbox"
+	"github.com/alertbridge/alertbridge/jirahook"
+	"github.com/alertbridge/alertbridge/jirasync"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+const hookSecret = "e2e-webhook-secret"
+
+// site is one Jira tenant (a sandbox with webhooks on), with a client for
+// alertbridge's service account and one for a person working in Jira.
+type site struct {
+	sb       *sandbox.Sandbox
+	bot, ann *jira.Client
+	dests    []string // destinations on this site, which Jira would each send webhooks to
+}
+
+// e2e is alertbridge — store, queue, outbound sync, the inbound webhook
+// receiver — wired as serve wires it, against one or more sandbox sites.
+type e2e struct {
+	st    store.Store
+	svc   *alerts.Service
+	sites []*site
+	// issue of the alert per destination
+	issues map[string]string
+	dsite  map[string]*site
+	alert  string
+}
+
+func twoWay() config.JiraSync {
+	s := defaultSync()
+	s.Status, s.Assignee, s.Comments = config.SyncTwoWay, config.SyncTwoWay, config.SyncTwoWay
+	s.WebhookSecret = config.Secret{}
+	return s
+}
+
+// newE2E starts the sites; layout[i] names the destinations on site i.
+func newE2E(t *testing.T, layout [][]string) *e2e {
+	t.Helper()
+	ctx := context.Background()
+	var handler atomic.Pointer[http.Handler]
+	mux := http.NewServeMux()
+	// A site with several destinations has one webhook registered per
+	// destination; Jira sends each event to all of them. The sandbox has one
+	// webhook URL, so /site/{i} fans its deliveries out as Jira would.
+	mux.HandleFunc("POST /site/{i}", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h := *handler.Load()
+		i, _ := strconv.Atoi(r.PathValue("i"))
+		status := http.StatusNoContent
+		for _, d := range layout[i] {
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/jira/"+d, strings.NewReader(string(body)))
+			req.Header = r.Header.Clone()
+			req.SetPathValue("destination", d)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code >= 300 {
+				t.Errorf("webhook to %s: %d %s", d, rec.Code, rec.Body)
+				status = rec.Code
+			}
+		}
+		w.WriteHeader(status)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	x := &e2e{st: testdb.Open(t, "sqlite"), issues: map[string]string{}, dsite: map[string]*site{}}
+	var (
+		sdests []jirasync.Destination
+		hdests []*jirahook.Destination
+	)
+	for i, names := range layout {
+		sb, err := sandbox.Start(sandbox.Options{
+			Users: []sandbox.User{sandbox.DefaultUser, ann}, WebhookURL: srv.URL + "/site/" + strconv.Itoa(i), WebhookSecret: hookSecret,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sb.Close() })
+		s := &site{sb: sb, dests: names,
+			bot: jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud, User: sandbox.DefaultUser.Email, Token: sandbox.DefaultUser.Token, Timeout: 5 * time.Second}),
+			ann: jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud, User: ann.Email, Token: ann.Token, Timeout: 5 * time.Second}),
+		}
+		x.sites = append(x.sites, s)
+		for _, d := range names {
+			x.dsite[d] = s
+			sdests = append(sdests, jirasync.Destination{Name: d, Client: s.bot, Sync: twoWay()})
+			hdests = append(hdests, &jirahook.Destination{Name: d, Secret: hookSecret, Sync: twoWay(), Jira: s.bot})
+		}
+	}
+	syncer := jirasync.New(x.st, sdests, jirasync.Options{})
+	register, queues := syncer.Register, map[string]river.QueueConfig{jirasync.Queue: jirasync.QueueConfig()}
+	q, err := delivery.New(ctx, x.st, delivery.Config{Register: register, ExtraQueues: queues})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncer.SetQueue(q)
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = q.Stop(sctx)
+	})
+	x.svc = alerts.New(x.st, q, nil, alerts.Options{OnChange: syncer.OnChange})
+	t.Cleanup(x.svc.Close)
+	var h http.Handler = jirahook.New(jirahook.Config{Service: x.svc, Store: x.st, Destinations: hdests})
+	handler.Store(&h)
+
+	// The alert, with an issue in each destination, as delivery leaves it.
+	a := alerts.TestAlert(time.Now())
+	x.alert = a.AlertID
+	if err := x.st.InTx(ctx, func(tx store.Tx) error { _, err := tx.InsertAlert(ctx, a); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range x.sites {
+		for _, d := range s.dests {
+			ref, err := s.bot.CreateIssue(ctx, map[string]any{
+				"project": map[string]string{"key": "SEC"}, "summary": "alert for " + d, "issuetype": map[string]string{"name": "Task"},
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x.issues[d] = ref.Key
+			err = x.st.InTx(ctx, func(tx store.Tx) error {
+				return tx.UpsertIssue(ctx, a.AlertID, alert.Issue{Destination: d, Key: ref.Key, ID: ref.ID, URL: s.bot.BrowseURL(ref.Key)})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return x
+}
+
+func (x *e2e) issue(t *testing.T, d string) sandbox.StoredIssue {
+	t.Helper()
+	is, ok := x.dsite[d].sb.Issue(x.issues[d])
+	if !ok {
+		t.Fatalf("issue of %s is gone", d)
+	}
+	return is
+}
+
+func (x *e2e) record(t *testing.T) *alerts.Record {
+	t.Helper()
+	r, err := x.svc.Get(context.Background(), x.alert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (x *e2e) transitionAsAnn(t *testing.T, d, to string) {
+	t.Helper()
+	ctx := context.Background()
+	c := x.dsite[d].ann
+	ts, err := c.Transitions(ctx, x.issues[d])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range ts {
+		if tr.To.Name == to {
+			if err := c.DoTransition(ctx, x.issues[d], tr.ID); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no transition to %s", to)
+}
+
+func commentsWith(is sandbox.StoredIssue, text string) int {
+	n := 0
+	for _, c := range is.Comments {
+		if strings.Contains(string(c.Body), text) {
+			n++
+		}
+	}
+	return n
+}
+
+// quiet waits for five seconds without a request to any site, a webhook,
+// or a timeline entry, after the flows have settled.
+func (x *e2e) quiet(t *testing.T) {
+	t.Helper()
+	snapshot := func() []int {
+		var out []int
+		for _, s := range x.sites {
+			out = append(out, len(s.sb.Requests()), len(s.sb.Webhooks()))
+		}
+		return append(out, len(x.record(t).Timeline))
+	}
+	time.Sleep(500 * time.Millisecond) // stragglers of the last step
+	before := snapshot()
+	time.Sleep(5 * time.Second)
+	if after := snapshot(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("not quiet: requests, webhooks per site and timeline length went from %v to %v", before, after)
+		for _, e := range x.record(t).Timeline[before[len(before)-1]:] {
+			t.Logf("timeline: %s %s %s", e.Actor, e.Action, e.Detail)
+		}
+	}
+}
+
+func TestEndToEndTwoWay(t *testing.T) {
+	for name, layout := range map[string][][]string{
+		"one tenant, two destinations": {{"jira-a", "jira-b"}},
+		"two tenants":                  {{"jira-a"}, {"jira-b"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			x := newE2E(t, layout)
+
+			// alertbridge → both issues.
+			triaged := alert.StatusTriaged
+			if _, err := x.svc.Update(ctx, x.alert, alerts.Patch{Status: &triaged, Actor: "sam"}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "both issues In Progress", func() bool {
+				return x.issue(t, "jira-a").Status.Name == "In Progress" && x.issue(t, "jira-b").Status.Name == "In Progress"
+			})
+
+			// Jira A → alert → Jira B, and not back to A.
+			x.transitionAsAnn(t, "jira-a", "Done")
+			waitFor(t, "the alert resolved and B done", func() bool {
+				return x.record(t).Alert.Status == alert.StatusResolved && x.issue(t, "jira-b").Status.Name == "Done"
+			})
+
+			// An assignee set in Jira B → alert → Jira A.
+			if err := x.dsite["jira-b"].ann.AssignIssue(ctx, x.issues["jira-b"], &jira.User{AccountID: ann.AccountID}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the alert and A assigned to Ann", func() bool {
+				is := x.issue(t, "jira-a")
+				return x.record(t).Alert.Assignee == ann.Email && is.Assignee != nil && is.Assignee.AccountID == ann.AccountID
+			})
+
+			// A comment in Jira B → alert → Jira A, and an alert comment → both.
+			if _, err := x.dsite["jira-b"].ann.AddComment(ctx, x.issues["jira-b"], adf.FromMarkdown("seen on host-7")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := x.svc.Comment(ctx, x.alert, "sam", "contained, **closing**"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the comments mirrored", func() bool {
+				a, b := x.issue(t, "jira-a"), x.issue(t, "jira-b")
+				return commentsWith(a, "seen on host-7") == 1 && commentsWith(a, "contained") == 1 && commentsWith(b, "contained") == 1
+			})
+			x.quiet(t)
+
+			// Settled means no echo either: each change appears once.
+			r := x.record(t)
+			var alertComments []string
+			for _, c := range r.Comments {
+				alertComments = append(alertComments, c.Body)
+			}
+			if len(r.Comments) != 2 {
+				t.Errorf("alert comments = %q, want Ann's and Sam's", alertComments)
+			}
+			// The status change that came from A is noted on B only.
+			note := "changed the status from TRIAGED to RESOLVED"
+			if a, b := commentsWith(x.issue(t, "jira-a"), note), commentsWith(x.issue(t, "jira-b"), note); a != 0 || b != 1 {
+				t.Errorf("status notes of the change made in A: %d on A (want 0), %d on B (want 1)", a, b)
+			}
+			if n := commentsWith(x.issue(t, "jira-b"), "seen on host-7"); n != 1 {
+				t.Errorf("Ann's comment is on B %d times, want once (never posted back)", n)
+			}
+			for _, d := range []string{"jira-a", "jira-b"} {
+				if is := x.issue(t, d); is.Status.Name != "Done" || is.Assignee == nil || is.Assignee.AccountID != ann.AccountID {
+					t.Errorf("%s ends %s assigned to %+v", d, is.Status.Name, is.Assignee)
+				}
+			}
+			for _, e := range r.Timeline {
+				if e.Action == jirasync.ActionSyncFailed {
+					t.Errorf("sync failure on the timeline: %s", e.Detail)
+				}
+			}
+		})
+	}
+}
