@@ -18,6 +18,8 @@ Usage:
   alertbridge check-config --config FILE     validate; exit 0, or 1 with every problem listed
   alertbridge send-test --config FILE DEST   send a test alert to one destination and report the result
   alertbridge rules test DIR...              run the unit tests embedded in detection rules
+  alertbridge jira-webhook register --config FILE DEST
+                                             register DEST's Jira webhook, or print how to set it up by hand
   alertbridge jira-sandbox --listen ADDR     run the in-memory Jira (--deployment, --webhook-url, --webhook-secret-env)
   alertbridge version                        print the version
 
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return checkConfig(ctx, args[1:], stdout, stderr)
 	case "send-test":
 		return sendTest(ctx, args[1:], stdout, stderr)
+	case "jira-webhook":
+		return jiraWebhook(ctx, args[1:], stdout, stderr)
 	case "jira-sandbox":
 		return jiraSandbox(ctx, args[1:], stdout, stderr)
 	case "rules":
