@@ -7,8 +7,7 @@ import (
 	"time"
 )
 
-// Inbound Jira webhooks: replay protection, the issue → alert lookup, and
-// editing a comment that came from Jira.
+// Inbound Jira webhooks: replay protection and the issue → alert lookup.
 
 func (t *tx) JiraWebhookSeen(ctx context.Context, destination, identifier string) (bool, error) {
 	var n int64
@@ -50,16 +49,4 @@ func (t *tx) AlertByIssue(ctx context.Context, destination, key, id string) (str
 		return "", fmt.Errorf("find the alert of issue %s (id %s) in %s: %w", key, id, destination, err)
 	}
 	return alertID, nil
-}
-
-func (t *tx) UpdateCommentBody(ctx context.Context, alertID string, commentID int64, body string, at time.Time) error {
-	n, err := t.q.exec(ctx, `UPDATE comments SET body = ?, updated_at = ? WHERE id = ? AND alert_id = ?`,
-		body, micros(at), commentID, alertID)
-	if err != nil {
-		return fmt.Errorf("edit comment %d of alert %s: %w", commentID, alertID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("edit comment %d of alert %s: %w", commentID, alertID, ErrNotFound)
-	}
-	return nil
 }

@@ -109,8 +109,6 @@ type Tx interface {
 	// AlertByIssue finds the alert linked to a Jira issue in a destination,
 	// by issue key or id; ErrNotFound when none is.
 	AlertByIssue(ctx context.Context, destination, key, id string) (string, error)
-	// UpdateCommentBody replaces the body of an alert's comment.
-	UpdateCommentBody(ctx context.Context, alertID string, commentID int64, body string, at time.Time) error
 
 	// AdvisoryLock serialises a critical section (migrations) across
 	// replicas until the transaction ends. On SQLite the single writer
