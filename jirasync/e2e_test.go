@@ -47,6 +47,8 @@ type e2e struct {
 	issues map[string]string
 	dsite  map[string]*site
 	alert  string
+	// handled, when set, is told how long each webhook took to apply.
+	handled atomic.Pointer[func(time.Duration)]
 }
 
 func twoWay() config.JiraSync {
@@ -57,10 +59,11 @@ func twoWay() config.JiraSync {
 }
 
 // newE2E starts the sites; layout[i] names the destinations on site i.
-func newE2E(t *testing.T, layout [][]string) *e2e {
+func newE2E(t testing.TB, layout [][]string) *e2e {
 	t.Helper()
 	ctx := context.Background()
 	var handler atomic.Pointer[http.Handler]
+	x := &e2e{st: testdb.Open(t, "sqlite"), issues: map[string]string{}, dsite: map[string]*site{}}
 	mux := http.NewServeMux()
 	// A site with several destinations has one webhook registered per
 	// destination; Jira sends each event to all of them. The sandbox has one
@@ -75,7 +78,11 @@ func newE2E(t *testing.T, layout [][]string) *e2e {
 			req.Header = r.Header.Clone()
 			req.SetPathValue("destination", d)
 			rec := httptest.NewRecorder()
+			start := time.Now()
 			h.ServeHTTP(rec, req)
+			if f := x.handled.Load(); f != nil {
+				(*f)(time.Since(start))
+			}
 			if rec.Code >= 300 {
 				t.Errorf("webhook to %s: %d %s", d, rec.Code, rec.Body)
 				status = rec.Code
@@ -86,7 +93,6 @@ func newE2E(t *testing.T, layout [][]string) *e2e {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
-	x := &e2e{st: testdb.Open(t, "sqlite"), issues: map[string]string{}, dsite: map[string]*site{}}
 	var (
 		sdests []jirasync.Destination
 		hdests []*jirahook.Destination
@@ -156,7 +162,7 @@ func newE2E(t *testing.T, layout [][]string) *e2e {
 	return x
 }
 
-func (x *e2e) issue(t *testing.T, d string) sandbox.StoredIssue {
+func (x *e2e) issue(t testing.TB, d string) sandbox.StoredIssue {
 	t.Helper()
 	is, ok := x.dsite[d].sb.Issue(x.issues[d])
 	if !ok {
@@ -165,7 +171,7 @@ func (x *e2e) issue(t *testing.T, d string) sandbox.StoredIssue {
 	return is
 }
 
-func (x *e2e) record(t *testing.T) *alerts.Record {
+func (x *e2e) record(t testing.TB) *alerts.Record {
 	t.Helper()
 	r, err := x.svc.Get(context.Background(), x.alert)
 	if err != nil {
@@ -174,7 +180,7 @@ func (x *e2e) record(t *testing.T) *alerts.Record {
 	return r
 }
 
-func (x *e2e) transitionAsAnn(t *testing.T, d, to string) {
+func (x *e2e) transitionAsAnn(t testing.TB, d, to string) {
 	t.Helper()
 	ctx := context.Background()
 	c := x.dsite[d].ann

@@ -101,7 +101,7 @@ func newHarness(t *testing.T, dep jira.Deployment, opts sandbox.Options, sync co
 	return &harness{st: st, svc: svc, sb: sb, client: client, alert: a.AlertID, key: ref.Key}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
