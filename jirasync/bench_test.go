@@ -10,6 +10,7 @@ import (
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/jira"
 )
 
 // report adds the median and p99 of the latencies, in milliseconds.
@@ -31,7 +32,7 @@ func report(b *testing.B, ds []time.Duration) {
 // arrival at alertbridge to the alert updated (the receiver applies it before
 // it answers). go test -run '^$' -bench WebhookToAlert -benchtime 200x ./jirasync
 func BenchmarkWebhookToAlert(b *testing.B) {
-	x := newE2E(b, [][]string{{"jira-a"}})
+	x := newE2E(b, "sqlite", []siteSpec{{jira.DeploymentCloud, []string{"jira-a"}}})
 	var (
 		mu  sync.Mutex
 		got []time.Duration
@@ -66,7 +67,7 @@ func BenchmarkWebhookToAlert(b *testing.B) {
 // request arriving at Jira. go test -run '^$' -bench PatchToTransition -benchtime 200x ./jirasync
 func BenchmarkPatchToTransition(b *testing.B) {
 	ctx := context.Background()
-	x := newE2E(b, [][]string{{"jira-a"}})
+	x := newE2E(b, "sqlite", []siteSpec{{jira.DeploymentCloud, []string{"jira-a"}}})
 	sb := x.dsite["jira-a"].sb
 	isTransition := func(method, path string) bool {
 		return method == "POST" && strings.HasSuffix(path, "/transitions")

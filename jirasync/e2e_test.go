@@ -58,12 +58,18 @@ func twoWay() config.JiraSync {
 	return s
 }
 
-// newE2E starts the sites; layout[i] names the destinations on site i.
-func newE2E(t testing.TB, layout [][]string) *e2e {
+// siteSpec is one Jira tenant and the destinations configured on it.
+type siteSpec struct {
+	dep   jira.Deployment
+	dests []string
+}
+
+// newE2E starts the sites on a store of the driver given.
+func newE2E(t testing.TB, driver string, layout []siteSpec) *e2e {
 	t.Helper()
 	ctx := context.Background()
 	var handler atomic.Pointer[http.Handler]
-	x := &e2e{st: testdb.Open(t, "sqlite"), issues: map[string]string{}, dsite: map[string]*site{}}
+	x := &e2e{st: testdb.Open(t, driver), issues: map[string]string{}, dsite: map[string]*site{}}
 	mux := http.NewServeMux()
 	// A site with several destinations has one webhook registered per
 	// destination; Jira sends each event to all of them. The sandbox has one
@@ -73,7 +79,7 @@ func newE2E(t testing.TB, layout [][]string) *e2e {
 		h := *handler.Load()
 		i, _ := strconv.Atoi(r.PathValue("i"))
 		status := http.StatusNoContent
-		for _, d := range layout[i] {
+		for _, d := range layout[i].dests {
 			req := httptest.NewRequest(http.MethodPost, "/webhooks/jira/"+d, strings.NewReader(string(body)))
 			req.Header = r.Header.Clone()
 			req.SetPathValue("destination", d)
@@ -97,8 +103,13 @@ func newE2E(t testing.TB, layout [][]string) *e2e {
 		sdests []jirasync.Destination
 		hdests []*jirahook.Destination
 	)
-	for i, names := range layout {
-		sb, err := sandbox.Start(sandbox.Options{
+	for i, spec := range layout {
+		names := spec.dests
+		bot, user := sandbox.DefaultUser.Email, ann.Email
+		if spec.dep == jira.DeploymentDataCenter {
+			bot, user = sandbox.DefaultUser.Name, ann.Name
+		}
+		sb, err := sandbox.Start(sandbox.Options{Deployment: spec.dep,
 			Users: []sandbox.User{sandbox.DefaultUser, ann}, WebhookURL: srv.URL + "/site/" + strconv.Itoa(i), WebhookSecret: hookSecret,
 		})
 		if err != nil {
@@ -106,8 +117,8 @@ func newE2E(t testing.TB, layout [][]string) *e2e {
 		}
 		t.Cleanup(func() { _ = sb.Close() })
 		s := &site{sb: sb, dests: names,
-			bot: jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud, User: sandbox.DefaultUser.Email, Token: sandbox.DefaultUser.Token, Timeout: 5 * time.Second}),
-			ann: jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud, User: ann.Email, Token: ann.Token, Timeout: 5 * time.Second}),
+			bot: jira.New(jira.Config{BaseURL: sb.URL(), Deployment: spec.dep, User: bot, Token: sandbox.DefaultUser.Token, Timeout: 5 * time.Second}),
+			ann: jira.New(jira.Config{BaseURL: sb.URL(), Deployment: spec.dep, User: user, Token: ann.Token, Timeout: 5 * time.Second}),
 		}
 		x.sites = append(x.sites, s)
 		for _, d := range names {
@@ -220,8 +231,18 @@ func (x *e2e) quiet(t *testing.T) {
 		}
 		return append(out, len(x.record(t).Timeline))
 	}
-	time.Sleep(500 * time.Millisecond) // stragglers of the last step
+	// Settled first: the last step's webhooks and timeline entries trail its
+	// requests (more so under the race detector); nothing has changed for a
+	// second, within 15.
 	before := snapshot()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		now := snapshot()
+		if fmt.Sprint(now) == fmt.Sprint(before) {
+			break
+		}
+		before = now
+	}
 	time.Sleep(5 * time.Second)
 	if after := snapshot(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("not quiet: requests, webhooks per site and timeline length went from %v to %v", before, after)
@@ -232,79 +253,90 @@ func (x *e2e) quiet(t *testing.T) {
 }
 
 func TestEndToEndTwoWay(t *testing.T) {
-	for name, layout := range map[string][][]string{
-		"one tenant, two destinations": {{"jira-a", "jira-b"}},
-		"two tenants":                  {{"jira-a"}, {"jira-b"}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			x := newE2E(t, layout)
-
-			// alertbridge → both issues.
-			triaged := alert.StatusTriaged
-			if _, err := x.svc.Update(ctx, x.alert, alerts.Patch{Status: &triaged, Actor: "sam"}); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "both issues In Progress", func() bool {
-				return x.issue(t, "jira-a").Status.Name == "In Progress" && x.issue(t, "jira-b").Status.Name == "In Progress"
+	cloud, dc := jira.DeploymentCloud, jira.DeploymentDataCenter
+	testdb.Each(t, func(t *testing.T, driver string) {
+		for name, layout := range map[string][]siteSpec{
+			"one tenant, two destinations": {{cloud, []string{"jira-a", "jira-b"}}},
+			// B on Data Center: webhooks with user names and wiki bodies.
+			"two tenants": {{cloud, []string{"jira-a"}}, {dc, []string{"jira-b"}}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				endToEnd(t, newE2E(t, driver, layout))
 			})
+		}
+	})
+}
 
-			// Jira A → alert → Jira B, and not back to A.
-			x.transitionAsAnn(t, "jira-a", "Done")
-			waitFor(t, "the alert resolved and B done", func() bool {
-				return x.record(t).Alert.Status == alert.StatusResolved && x.issue(t, "jira-b").Status.Name == "Done"
-			})
+func endToEnd(t *testing.T, x *e2e) {
+	ctx := context.Background()
 
-			// An assignee set in Jira B → alert → Jira A.
-			if err := x.dsite["jira-b"].ann.AssignIssue(ctx, x.issues["jira-b"], &jira.User{AccountID: ann.AccountID}); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "the alert and A assigned to Ann", func() bool {
-				is := x.issue(t, "jira-a")
-				return x.record(t).Alert.Assignee == ann.Email && is.Assignee != nil && is.Assignee.AccountID == ann.AccountID
-			})
+	// alertbridge → both issues.
+	triaged := alert.StatusTriaged
+	if _, err := x.svc.Update(ctx, x.alert, alerts.Patch{Status: &triaged, Actor: "sam"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both issues In Progress", func() bool {
+		return x.issue(t, "jira-a").Status.Name == "In Progress" && x.issue(t, "jira-b").Status.Name == "In Progress"
+	})
 
-			// A comment in Jira B → alert → Jira A, and an alert comment → both.
-			if _, err := x.dsite["jira-b"].ann.AddComment(ctx, x.issues["jira-b"], adf.FromMarkdown("seen on host-7")); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := x.svc.Comment(ctx, x.alert, "sam", "contained, **closing**"); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "the comments mirrored", func() bool {
-				a, b := x.issue(t, "jira-a"), x.issue(t, "jira-b")
-				return commentsWith(a, "seen on host-7") == 1 && commentsWith(a, "contained") == 1 && commentsWith(b, "contained") == 1
-			})
-			x.quiet(t)
+	// Jira A → alert → Jira B, and not back to A.
+	x.transitionAsAnn(t, "jira-a", "Done")
+	waitFor(t, "the alert resolved and B done", func() bool {
+		return x.record(t).Alert.Status == alert.StatusResolved && x.issue(t, "jira-b").Status.Name == "Done"
+	})
 
-			// Settled means no echo either: each change appears once.
-			r := x.record(t)
-			var alertComments []string
-			for _, c := range r.Comments {
-				alertComments = append(alertComments, c.Body)
-			}
-			if len(r.Comments) != 2 {
-				t.Errorf("alert comments = %q, want Ann's and Sam's", alertComments)
-			}
-			// The status change that came from A is noted on B only.
-			note := "changed the status from TRIAGED to RESOLVED"
-			if a, b := commentsWith(x.issue(t, "jira-a"), note), commentsWith(x.issue(t, "jira-b"), note); a != 0 || b != 1 {
-				t.Errorf("status notes of the change made in A: %d on A (want 0), %d on B (want 1)", a, b)
-			}
-			if n := commentsWith(x.issue(t, "jira-b"), "seen on host-7"); n != 1 {
-				t.Errorf("Ann's comment is on B %d times, want once (never posted back)", n)
-			}
-			for _, d := range []string{"jira-a", "jira-b"} {
-				if is := x.issue(t, d); is.Status.Name != "Done" || is.Assignee == nil || is.Assignee.AccountID != ann.AccountID {
-					t.Errorf("%s ends %s assigned to %+v", d, is.Status.Name, is.Assignee)
-				}
-			}
-			for _, e := range r.Timeline {
-				if e.Action == jirasync.ActionSyncFailed {
-					t.Errorf("sync failure on the timeline: %s", e.Detail)
-				}
-			}
-		})
+	// An assignee set in Jira B → alert → Jira A.
+	if err := x.dsite["jira-b"].ann.AssignIssue(ctx, x.issues["jira-b"], &jira.User{AccountID: ann.AccountID, Name: ann.Name}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the alert and A assigned to Ann", func() bool {
+		is := x.issue(t, "jira-a")
+		return x.record(t).Alert.Assignee == ann.Email && is.Assignee != nil && is.Assignee.AccountID == ann.AccountID
+	})
+
+	// A comment in Jira B → alert → Jira A, and an alert comment → both.
+	var body any = adf.FromMarkdown("seen on host-7")
+	if dep, _ := x.dsite["jira-b"].ann.Deployment(ctx); dep == jira.DeploymentDataCenter {
+		body = "seen on host-7"
+	}
+	if _, err := x.dsite["jira-b"].ann.AddComment(ctx, x.issues["jira-b"], body); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.svc.Comment(ctx, x.alert, "sam", "contained, **closing**"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the comments mirrored", func() bool {
+		a, b := x.issue(t, "jira-a"), x.issue(t, "jira-b")
+		return commentsWith(a, "seen on host-7") == 1 && commentsWith(a, "contained") == 1 && commentsWith(b, "contained") == 1
+	})
+	x.quiet(t)
+
+	// Settled means no echo either: each change appears once.
+	r := x.record(t)
+	var alertComments []string
+	for _, c := range r.Comments {
+		alertComments = append(alertComments, c.Body)
+	}
+	if len(r.Comments) != 2 {
+		t.Errorf("alert comments = %q, want Ann's and Sam's", alertComments)
+	}
+	// The status change that came from A is noted on B only.
+	note := "changed the status from TRIAGED to RESOLVED"
+	if a, b := commentsWith(x.issue(t, "jira-a"), note), commentsWith(x.issue(t, "jira-b"), note); a != 0 || b != 1 {
+		t.Errorf("status notes of the change made in A: %d on A (want 0), %d on B (want 1)", a, b)
+	}
+	if n := commentsWith(x.issue(t, "jira-b"), "seen on host-7"); n != 1 {
+		t.Errorf("Ann's comment is on B %d times, want once (never posted back)", n)
+	}
+	for _, d := range []string{"jira-a", "jira-b"} {
+		if is := x.issue(t, d); is.Status.Name != "Done" || is.Assignee == nil || is.Assignee.AccountID != ann.AccountID {
+			t.Errorf("%s ends %s assigned to %+v", d, is.Status.Name, is.Assignee)
+		}
+	}
+	for _, e := range r.Timeline {
+		if e.Action == jirasync.ActionSyncFailed {
+			t.Errorf("sync failure on the timeline: %s", e.Detail)
+		}
 	}
 }

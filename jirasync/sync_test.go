@@ -3,6 +3,7 @@ package jirasync_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func newHarness(t *testing.T, dep jira.Deployment, opts sandbox.Options, sync co
 	client := jira.New(jira.Config{BaseURL: sb.URL(), Deployment: dep, User: user, Token: sandbox.DefaultUser.Token, Timeout: 2 * time.Second})
 
 	st := testdb.Open(t, "sqlite")
-	syncer := jirasync.New(st, []jirasync.Destination{{Name: dest, Client: client, Sync: sync}}, jirasync.Options{})
+	syncer := jirasync.New(st, []jirasync.Destination{{Name: dest, Client: client, Sync: sync}}, jirasync.Options{Logger: slog.New(slog.DiscardHandler)})
 	q, err := delivery.New(ctx, st, delivery.Config{
 		Register:    syncer.Register,
 		ExtraQueues: map[string]river.QueueConfig{jirasync.Queue: jirasync.QueueConfig()},
