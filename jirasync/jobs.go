@@ -104,8 +104,7 @@ func New(st store.Store, dests []Destination, opts Options) *Syncer {
 	s := &Syncer{st: st, dests: map[string]*Destination{}, opts: opts}
 	for i := range dests {
 		d := dests[i]
-		if d.Sync.Status != config.SyncOff && d.Sync.Status != "" || d.Sync.Assignee != config.SyncOff && d.Sync.Assignee != "" ||
-			d.Sync.Comments != config.SyncOff && d.Sync.Comments != "" {
+		if on(d.Sync.Status) || on(d.Sync.Assignee) || on(d.Sync.Comments) {
 			s.dests[d.Name] = &d
 		}
 	}
