@@ -117,7 +117,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 		return res, err
 	}
 	for _, name := range d.Destinations {
-		*deliveries = append(*deliveries, &store.Delivery{AlertID: a.AlertID, Destination: name, Reason: "routed",
+		*deliveries = append(*deliveries, &store.Delivery{AlertID: a.AlertID, Destination: name, Reason: store.ReasonRouted,
 			State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now})
 	}
 	res.Destinations = d.Destinations

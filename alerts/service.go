@@ -325,7 +325,7 @@ func (s *Service) Dispatch(ctx context.Context, alertID, dest, actor string) (*s
 		return nil, fmt.Errorf("%q: %w", dest, ErrDispatchForbidden)
 	}
 	now := s.now()
-	del := &store.Delivery{AlertID: alertID, Destination: dest, Reason: "manual", State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+	del := &store.Delivery{AlertID: alertID, Destination: dest, Reason: store.ReasonManual, State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
 	err := s.st.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.LockAlert(ctx, alertID); err != nil {
 			return err
@@ -349,7 +349,7 @@ func (s *Service) SendTest(ctx context.Context, dest, actor string) (string, err
 	}
 	now := s.now()
 	a := TestAlert(now)
-	del := &store.Delivery{AlertID: a.AlertID, Destination: dest, Reason: "test", State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+	del := &store.Delivery{AlertID: a.AlertID, Destination: dest, Reason: store.ReasonTest, State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
 	err := s.st.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.InsertAlert(ctx, a); err != nil {
 			return err

@@ -45,11 +45,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		if errors.Is(err, store.ErrNotFound) {
 			issue, err = nil, nil
 		}
-		if err != nil || issue != nil {
+		if err != nil || issue != nil || d.Reason != store.ReasonManual {
 			return err
 		}
-		// Unlinked: earlier deliveries of this alert to this destination
-		// (before a manual dispatch) may have reached it unanswered.
+		// A manual dispatch of an unlinked alert: earlier deliveries of it
+		// to this destination may have reached it unanswered.
 		siblings, err = tx.ListDeliveries(ctx, d.AlertID)
 		return err
 	})

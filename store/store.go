@@ -129,12 +129,19 @@ const (
 	DeliveryFailed    DeliveryState = "failed"
 )
 
+// Why a delivery was made.
+const (
+	ReasonRouted = "routed" // the alert's routing chose the destination
+	ReasonManual = "manual" // someone dispatched it by hand
+	ReasonTest   = "test"   // a test alert for the destination
+)
+
 // Delivery is one alert on its way to one destination.
 type Delivery struct {
 	ID          int64         `json:"id"`
 	AlertID     string        `json:"alertId"`
 	Destination string        `json:"destination"`
-	Reason      string        `json:"reason"` // routed, manual, or reopened
+	Reason      string        `json:"reason"` // ReasonRouted, ReasonManual or ReasonTest
 	State       DeliveryState `json:"state"`
 	Attempts    int           `json:"attempts"`
 	LastError   string        `json:"lastError"`
