@@ -56,17 +56,23 @@ type Config struct {
 	Periodic []*river.PeriodicJob
 	// ExtraQueues are River queues for the Register'ed jobs, by name.
 	ExtraQueues map[string]river.QueueConfig
+	// HealthFlush is how often destinations' last success and error are
+	// written; default 1s.
+	HealthFlush time.Duration
 }
 
 // Queue enqueues and works deliveries.
 type Queue struct {
-	st       store.Store
-	cfg      Config
-	insertTx func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error
-	insert   func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error
-	start    func(ctx context.Context) error
-	stop     func(ctx context.Context) error
-	cancel   func(ctx context.Context) error
+	st         store.Store
+	cfg        Config
+	insertTx   func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error
+	insert     func(ctx context.Context, tx store.Tx, params []river.InsertManyParams) error
+	start      func(ctx context.Context) error
+	stop       func(ctx context.Context) error
+	cancel     func(ctx context.Context) error
+	health     healthNotes
+	stopHealth context.CancelFunc
+	healthDone chan struct{}
 	// started bounds when a delivery cut short by an earlier process's
 	// death can have last sent anything.
 	started time.Time
@@ -88,6 +94,9 @@ func New(ctx context.Context, st store.Store, cfg Config) (*Queue, error) {
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = Backoff
+	}
+	if cfg.HealthFlush <= 0 {
+		cfg.HealthFlush = time.Second
 	}
 	q := &Queue{st: st, cfg: cfg, started: time.Now()}
 	switch h := st.Handle().(type) {
@@ -229,12 +238,21 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.start(ctx); err != nil {
 		return fmt.Errorf("start delivery queue: %w", err)
 	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopHealth, q.healthDone = cancel, make(chan struct{})
+	go func() {
+		defer close(q.healthDone)
+		q.health.run(hctx, q.st, q.cfg.HealthFlush, func(err error) {
+			q.cfg.Logger.Warn("write destination health", "error", err)
+		})
+	}()
 	return nil
 }
 
 // Stop waits for running deliveries to finish, until ctx ends; then it
 // cancels them, and they run again on the next start.
 func (q *Queue) Stop(ctx context.Context) error {
+	defer q.stopHealthFlush()
 	err := q.stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -242,6 +260,16 @@ func (q *Queue) Stop(ctx context.Context) error {
 		return q.cancel(cctx)
 	}
 	return err
+}
+
+// stopHealthFlush writes the last health notes and ends the flusher, once
+// the workers that take notes have stopped.
+func (q *Queue) stopHealthFlush() {
+	if q.stopHealth != nil {
+		q.stopHealth()
+		<-q.healthDone
+		q.stopHealth = nil
+	}
 }
 
 // Enqueue stores each delivery and its job inside tx. The deliveries' IDs are

@@ -153,11 +153,20 @@ func TestDeliveryOutcomes(t *testing.T) {
 				}
 				var evs []alert.Event
 				var health map[string]store.Health
-				_ = f.st.View(context.Background(), func(tx store.Tx) (err error) {
-					evs, _ = tx.ListEvents(context.Background(), d.AlertID)
-					health, err = tx.DestinationHealth(context.Background())
-					return err
-				})
+				// Health is flushed a moment after the outcome.
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					_ = f.st.View(context.Background(), func(tx store.Tx) (err error) {
+						evs, _ = tx.ListEvents(context.Background(), d.AlertID)
+						health, err = tx.DestinationHealth(context.Background())
+						return err
+					})
+					h := health["hook"]
+					if (tt.wantState == store.DeliveryFailed && h.LastError != "") || (tt.wantState == store.DeliveryDelivered && !h.LastSuccess.IsZero()) || time.Now().After(deadline) {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
 				want := alert.ActionDelivered
 				if tt.wantState == store.DeliveryFailed {
 					want = alert.ActionDeliveryFailed

@@ -192,11 +192,12 @@ func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Deli
 				return err
 			}
 		}
-		return tx.RecordDestinationResult(ctx, d.Destination, now, d.LastError)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record delivery %d: %w", d.ID, err)
 	}
+	w.q.health.note(d.Destination, now, d.LastError)
 	w.q.cfg.Metrics.observeOutcome(d, outcome, a, now)
 	if nerr != nil {
 		w.q.cfg.Logger.Warn("delivery attempt failed", "destination", d.Destination, "alert_id", d.AlertID,

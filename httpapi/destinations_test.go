@@ -58,11 +58,16 @@ func TestDestinationHealth(t *testing.T) {
 		var l struct {
 			Destinations []destinationJSON `json:"destinations"`
 		}
-		want(t, e.do(t, http.MethodGet, "/api/v1/destinations", ""), http.StatusOK, &l)
 		byName := map[string]destinationJSON{}
-		for _, d := range l.Destinations {
-			byName[d.Name] = d
-		}
+		// Health is written a moment after the outcome (delivery's flush).
+		eventually(t, "destination health to be written", func() bool {
+			want(t, e.do(t, http.MethodGet, "/api/v1/destinations", ""), http.StatusOK, &l)
+			clear(byName)
+			for _, d := range l.Destinations {
+				byName[d.Name] = d
+			}
+			return byName["flaky"].LastSuccess != nil && byName["flaky"].LastErrorAt != nil && byName["rejecting"].LastErrorAt != nil
+		})
 		if len(l.Destinations) != 3 || len(byName) != 3 {
 			t.Fatalf("destinations %+v, want flaky, rejecting, idle", l.Destinations)
 		}

@@ -117,7 +117,8 @@ func newEnv(t *testing.T, driver string, o options) *env {
 		Metrics:     delivery.NewMetrics(reg, st),
 		// A retry comes at once, so a test waits on the retry itself and
 		// not on the production schedule of seconds to minutes.
-		Backoff: func(int) time.Duration { return 10 * time.Millisecond },
+		Backoff:     func(int) time.Duration { return 10 * time.Millisecond },
+		HealthFlush: 10 * time.Millisecond,
 	})
 	if err != nil {
 		batch.Close()

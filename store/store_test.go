@@ -315,3 +315,28 @@ func TestSQLiteOwnTransactionsAreFullySynchronous(t *testing.T) {
 		t.Errorf("synchronous outside InTx = %d, want 1 (NORMAL)", got)
 	}
 }
+
+// Replicas flush health in any order; an older outcome never overwrites a
+// newer one.
+func TestDestinationHealthNeverGoesBack(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := testdb.Open(t, driver)
+		t1 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+		t2 := t1.Add(time.Minute)
+		writes := []struct {
+			at  time.Time
+			err string
+		}{{t2, ""}, {t1, ""}, {t2, "newer"}, {t1, "older"}}
+		for _, w := range writes {
+			if err := s.InTx(ctx, func(tx store.Tx) error { return tx.RecordDestinationResult(ctx, "d", w.at, w.err) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var h map[string]store.Health
+		_ = s.View(ctx, func(tx store.Tx) (err error) { h, err = tx.DestinationHealth(ctx); return err })
+		if got := h["d"]; !got.LastSuccess.Equal(t2) || !got.LastErrorAt.Equal(t2) || got.LastError != "newer" {
+			t.Errorf("health = %+v, want the newer success and error", got)
+		}
+	})
+}

@@ -374,13 +374,16 @@ func (t *tx) ListIssues(ctx context.Context, alertID string) ([]alert.Issue, err
 }
 
 func (t *tx) RecordDestinationResult(ctx context.Context, name string, at time.Time, deliveryErr string) error {
+	// Never backwards: replicas flush what they saw in any order.
 	var err error
 	if deliveryErr == "" {
 		_, err = t.q.exec(ctx, `INSERT INTO destination_health (name, last_success_at) VALUES (?, ?)
-			ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at`, name, micros(at))
+			ON CONFLICT (name) DO UPDATE SET last_success_at = excluded.last_success_at
+			WHERE excluded.last_success_at > destination_health.last_success_at`, name, micros(at))
 	} else {
 		_, err = t.q.exec(ctx, `INSERT INTO destination_health (name, last_error_at, last_error) VALUES (?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET last_error_at = excluded.last_error_at, last_error = excluded.last_error`,
+			ON CONFLICT (name) DO UPDATE SET last_error_at = excluded.last_error_at, last_error = excluded.last_error
+			WHERE excluded.last_error_at > destination_health.last_error_at`,
 			name, micros(at), deliveryErr)
 	}
 	if err != nil {
