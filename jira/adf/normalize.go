@@ -143,6 +143,14 @@ func normalizeCodeBlock(n *Node) *Node {
 		out.Attrs = map[string]any{"language": lang}
 	}
 	// Code blocks hold plain text only; keep the characters of anything else.
+	if text := plainText(n.Content); text != "" {
+		out.Content = []*Node{{Type: TypeText, Text: text}}
+	}
+	return out
+}
+
+// plainText is the characters under nodes, hard breaks as newlines.
+func plainText(nodes []*Node) string {
 	var b strings.Builder
 	var collect func([]*Node)
 	collect = func(nodes []*Node) {
@@ -157,11 +165,8 @@ func normalizeCodeBlock(n *Node) *Node {
 			collect(c.Content)
 		}
 	}
-	collect(n.Content)
-	if b.Len() > 0 {
-		out.Content = []*Node{{Type: TypeText, Text: b.String()}}
-	}
-	return out
+	collect(nodes)
+	return b.String()
 }
 
 // normalizeInline copies inline nodes, adding extra marks to text, dropping

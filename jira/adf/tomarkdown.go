@@ -291,22 +291,7 @@ func mdList(n *Node, alt bool) []string {
 }
 
 func mdCodeBlock(n *Node) []string {
-	var b strings.Builder
-	var collect func([]*Node)
-	collect = func(nodes []*Node) {
-		for _, c := range nodes {
-			if c == nil {
-				continue
-			}
-			if c.Type == TypeHardBreak {
-				b.WriteByte('\n')
-			}
-			b.WriteString(c.Text)
-			collect(c.Content)
-		}
-	}
-	collect(n.Content)
-	code := strings.ReplaceAll(b.String(), "\r\n", "\n")
+	code := strings.ReplaceAll(plainText(n.Content), "\r\n", "\n")
 	code = strings.ReplaceAll(code, "\r", "\n")
 	lang := ""
 	if f := strings.Fields(attrString(n, "language")); len(f) > 0 {
