@@ -105,6 +105,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	// Ingest and delivery outcomes share one group committer, and so share
 	// commits: on SQLite every commit is a disk flush on the one writer.
 	batch := alerts.DefaultBatcher(st)
+	defer batch.Close() // for the early returns; shutdown closes it in order below
 	rules, err := loadRules(cfg)
 	if err != nil {
 		return err
