@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -18,15 +17,17 @@ const maxSafeInt = 1 << 53
 const maxDepth = 256
 
 // converter turns decoded JSON (what encoding/json produces, and a few Go
-// types a caller may put in an event) into Starlark values.
-type converter struct {
-	keys []string // scratch for sorting one map's keys
-}
+// types a caller may put in an event) into Starlark values; objects become
+// eventDicts, converted as rules read them.
+type converter struct{}
 
 // toStarlark converts an event into a frozen Starlark value. Freezing is
 // what makes the event read-only to rules: any attempt to change it raises
 // an error in the rule instead of leaking into the next one.
 func toStarlark(v any) (starlark.Value, error) {
+	if err := checkConvertible(v, 0); err != nil {
+		return nil, err
+	}
 	var c converter
 	sv, err := c.convert(v, 0)
 	if err != nil {
@@ -71,7 +72,7 @@ func (c *converter) convert(v any, depth int) (starlark.Value, error) {
 	case time.Time:
 		return starlark.String(x.Format(time.RFC3339Nano)), nil
 	case map[string]any:
-		return c.dict(x, depth)
+		return newEventDict(x, depth), nil
 	case []any:
 		elems := make([]starlark.Value, len(x))
 		for i, e := range x {
@@ -91,39 +92,11 @@ func (c *converter) convert(v any, depth int) (starlark.Value, error) {
 	case []map[string]any:
 		elems := make([]starlark.Value, len(x))
 		for i, e := range x {
-			ev, err := c.dict(e, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("[%d]: %w", i, err)
-			}
-			elems[i] = ev
+			elems[i] = newEventDict(e, depth+1)
 		}
 		return starlark.NewList(elems), nil
 	}
 	return nil, fmt.Errorf("unsupported value of type %T in event", v)
-}
-
-func (c *converter) dict(m map[string]any, depth int) (starlark.Value, error) {
-	d := starlark.NewDict(len(m))
-	// Sorted insertion gives rules a stable iteration order, whatever order
-	// Go's map happens to produce. The scratch slice is shared down the
-	// recursion: each level takes its keys from the end and gives them back.
-	base := len(c.keys)
-	for k := range m {
-		c.keys = append(c.keys, k)
-	}
-	slices.Sort(c.keys[base:])
-	for i := base; i < base+len(m); i++ {
-		k := c.keys[i]
-		ev, err := c.convert(m[k], depth+1)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k, err)
-		}
-		if err := d.SetKey(starlark.String(k), ev); err != nil {
-			return nil, err
-		}
-	}
-	c.keys = c.keys[:base]
-	return d, nil
 }
 
 // number follows JSON's intent rather than Go's decoding: encoding/json gives
