@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertbridge/alertbridge/internal/retryafter"
 )
 
 // ClassifyHTTP decides what a plain HTTP endpoint's answer means for a
@@ -34,19 +35,11 @@ func ClassifyHTTP(what string, resp *http.Response, snippet []byte) error {
 // RetryAfterHeader reads a Retry-After header (seconds or an HTTP date),
 // capped at an hour, or returns def.
 func RetryAfterHeader(h http.Header, now time.Time, def time.Duration) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
+	d, ok := retryafter.Parse(h.Get("Retry-After"), now)
+	if !ok {
 		return def
 	}
-	var d time.Duration
-	if secs, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	} else {
-		return def
-	}
-	return min(max(d, 0), time.Hour)
+	return min(d, time.Hour)
 }
 
 // Transport is an HTTP transport for a destination's client. Deliveries run

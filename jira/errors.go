@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertbridge/alertbridge/internal/retryafter"
 )
 
 // Error is a response from Jira other than a success. It carries what Jira
@@ -114,13 +116,8 @@ func excerpt(b []byte) string {
 // retryAfter reads Retry-After (seconds or an HTTP date), else
 // X-RateLimit-Reset (an ISO 8601 time, or epoch seconds), else a default.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-			return time.Duration(n * float64(time.Second))
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return positive(t.Sub(now))
-		}
+	if d, ok := retryafter.Parse(h.Get("Retry-After"), now); ok {
+		return d
 	}
 	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05.000Z0700"} {

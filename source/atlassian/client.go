@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/alertbridge/alertbridge/internal/retryafter"
 )
 
 // Endpoints the source can read.
@@ -158,11 +160,8 @@ func (c *client) get(ctx context.Context, u string) (p *page, retryAfter time.Du
 // retryAfterOf reads Retry-After (seconds or an HTTP date); without one,
 // half a minute: the budget is per minute.
 func retryAfterOf(h string) time.Duration {
-	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return min(max(time.Duration(s)*time.Second, time.Second), 5*time.Minute)
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return min(max(time.Until(t), time.Second), 5*time.Minute)
+	if d, ok := retryafter.Parse(h, time.Now()); ok {
+		return min(max(d, time.Second), 5*time.Minute)
 	}
 	return 30 * time.Second
 }
