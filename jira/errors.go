@@ -122,21 +122,14 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05.000Z0700"} {
 			if t, err := time.Parse(layout, v); err == nil {
-				return positive(t.Sub(now))
+				return max(t.Sub(now), 0)
 			}
 		}
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 1e9 {
-			return positive(time.Unix(n, 0).Sub(now))
+			return max(time.Unix(n, 0).Sub(now), 0)
 		}
 	}
 	return defaultRetryAfter
-}
-
-func positive(d time.Duration) time.Duration {
-	if d < 0 {
-		return 0
-	}
-	return d
 }
 
 func hint(ri reqInfo, e *Error) string {

@@ -4,7 +4,9 @@ package benchutil
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -91,4 +93,59 @@ func FreeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// Server is an alertbridge process started for a benchmark.
+type Server struct {
+	Base string // http://addr
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+// Serve writes cfg to dir, starts bin serve on it with the extra args and
+// environment, and waits until it is ready. BENCH_TOKEN=bench is always
+// set, for configs that name it as their API token.
+func Serve(bin, dir, addr, cfg string, args []string, env ...string) (*Server, error) {
+	path := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--config", path, "--log-level", "error"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "BENCH_TOKEN=bench"), env...)
+	s := &Server{Base: "http://" + addr, cmd: cmd, logs: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := WaitReady(s.Base); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, s.logs.String())
+	}
+	return s, nil
+}
+
+// Pid is the server's process ID.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Logs is what the server has written.
+func (s *Server) Logs() string { return s.logs.String() }
+
+// Stop kills the server and waits for it.
+func (s *Server) Stop() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() }
+
+// Do sends req with the bench token, drains the answer, and returns its
+// status and how long the round trip took.
+func Do(c *http.Client, req *http.Request) (status int, took time.Duration, err error) {
+	req.Header.Set("Authorization", "Bearer bench")
+	if req.Body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start), nil
 }

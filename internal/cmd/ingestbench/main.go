@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -113,26 +111,16 @@ func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, du
 	if dests == 0 {
 		cfg.WriteString("  []\n")
 	}
-	cfgPath := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		return result{}, err
-	}
-	args := []string{"serve", "--config", cfgPath, "--log-level", "error"}
+	var args []string
 	if *debugListen != "" {
 		args = append(args, "--debug-listen", *debugListen)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "BENCH_TOKEN=bench")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
+	srv, err := benchutil.Serve(bin, dir, addr, cfg.String(), args)
+	if err != nil {
 		return result{}, err
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	base := "http://" + addr
-	if err := benchutil.WaitReady(base); err != nil {
-		return result{}, fmt.Errorf("%w\n%s", err, logs.String())
-	}
+	defer srv.Stop()
+	base := srv.Base
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 	var seq atomic.Int64
@@ -142,39 +130,25 @@ func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, du
 "description":"An alert sent by ingestbench.","link":"https://example.com/alerts/%d","tags":["bench","ingest"],
 "logTypes":["Atlassian.Audit"],"alertContext":{"actor":"admin@example.com","ip":"192.0.2.10","event_id":"%d","action":"user_logged_in_as_user"}}`, id, id, id, id)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/alerts", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer bench")
-		req.Header.Set("Content-Type", "application/json")
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, false
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return time.Since(start), resp.StatusCode == http.StatusAccepted
+		status, took, err := benchutil.Do(client, req)
+		return took, err == nil && status == http.StatusAccepted
 	}
 	health := func(ctx context.Context) (time.Duration, bool) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, false
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return time.Since(start), resp.StatusCode == http.StatusOK
+		status, took, err := benchutil.Do(client, req)
+		return took, err == nil && status == http.StatusOK
 	}
 
 	load(post, clients, warmup)
 	lat, errs := load(post, clients, duration)
-	rss, err := benchutil.PeakRSS(cmd.Process.Pid)
+	rss, err := benchutil.PeakRSS(srv.Pid())
 	if err != nil {
 		return result{}, err
 	}
 	baseLat, _ := load(health, clients, duration/2)
 	slices.Sort(lat)
 	if len(lat) == 0 {
-		return result{}, fmt.Errorf("no alert accepted\n%s", logs.String())
+		return result{}, fmt.Errorf("no alert accepted\n%s", srv.Logs())
 	}
 	return result{
 		alertsPerSec:   float64(len(lat)) / duration.Seconds(),

@@ -16,16 +16,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"github.com/alertbridge/alertbridge/internal/benchutil"
-	"io"
 	"log"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -122,22 +119,12 @@ destinations:
     type: jira
     jira: {url: %s, deployment: cloud, email: %s, token_env: JIRA_TOKEN, project: SEC, requests_per_second: 100000, max_concurrency: 200}
 `, addr, filepath.Join(dir, "bench.db"), sb.URL(), sandbox.DefaultUser.Email)
-	cfgPath := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	srv, err := benchutil.Serve(bin, dir, addr, cfg, nil, "JIRA_TOKEN="+sandbox.DefaultUser.Token)
+	if err != nil {
 		return result{}, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "error")
-	cmd.Env = append(os.Environ(), "BENCH_TOKEN=bench", "JIRA_TOKEN="+sandbox.DefaultUser.Token)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		return result{}, err
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	base := "http://" + addr
-	if err := benchutil.WaitReady(base); err != nil {
-		return result{}, fmt.Errorf("%w\n%s", err, logs.String())
-	}
+	defer srv.Stop()
+	base := srv.Base
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 	acc := &accepted{at: map[string]time.Time{}}
 	post := func(id string) error {
@@ -145,16 +132,12 @@ destinations:
 "description":"An alert sent by jirabench.","tags":["bench"],"logTypes":["Atlassian.Audit"],
 "alertContext":{"actor":"admin@example.com","ip":"192.0.2.10","action":"user_logged_in_as_user"}}`, id, id)
 		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/alerts", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer bench")
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
+		status, _, err := benchutil.Do(client, req)
 		if err != nil {
 			return err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("post %s: %d", id, resp.StatusCode)
+		if status != http.StatusAccepted {
+			return fmt.Errorf("post %s: %d", id, status)
 		}
 		acc.set(id, time.Now())
 		return nil
@@ -252,7 +235,7 @@ destinations:
 	if len(plat) > 0 {
 		r.paceP50, r.paceP99 = plat[len(plat)*50/100], plat[len(plat)*99/100]
 	}
-	if r.peakRSSMiB, err = benchutil.PeakRSS(cmd.Process.Pid); err != nil {
+	if r.peakRSSMiB, err = benchutil.PeakRSS(srv.Pid()); err != nil {
 		return result{}, err
 	}
 	return r, nil
