@@ -29,6 +29,10 @@ var (
 	ErrNotFound          = store.ErrNotFound
 	ErrUnknownDest       = errors.New("unknown destination")
 	ErrDispatchForbidden = errors.New("destination does not allow manual dispatch")
+	// ErrCommentLinked: an external comment arrived for one alert but is
+	// already linked to another. It is the sender's mistake (or a replay
+	// against the wrong issue), not ours, and retrying cannot change it.
+	ErrCommentLinked = errors.New("comment is linked to another alert")
 )
 
 // Service runs the alert operations.
@@ -278,7 +282,7 @@ func (s *Service) CommentFrom(ctx context.Context, alertID, author, body, origin
 				}
 				ch.CommentEdited, linked = true, true
 			case err == nil:
-				return fmt.Errorf("comment %s of %s is linked to alert %s, not %s", external, origin, linkedAlert, alertID)
+				return fmt.Errorf("comment %s of %s is linked to alert %s, not %s: %w", external, origin, linkedAlert, alertID, ErrCommentLinked)
 			case !errors.Is(err, store.ErrNotFound):
 				return err
 			}
