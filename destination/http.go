@@ -33,13 +33,13 @@ func ClassifyHTTP(what string, resp *http.Response, snippet []byte) error {
 }
 
 // RetryAfterHeader reads a Retry-After header (seconds or an HTTP date),
-// capped at an hour, or returns def.
+// bounded by retryafter.Max like every other client's, or returns def.
 func RetryAfterHeader(h http.Header, now time.Time, def time.Duration) time.Duration {
 	d, ok := retryafter.Parse(h.Get("Retry-After"), now)
 	if !ok {
 		return def
 	}
-	return min(d, time.Hour)
+	return retryafter.Bound(d)
 }
 
 // Transport is an HTTP transport for a destination's client. Deliveries run

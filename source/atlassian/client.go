@@ -157,11 +157,13 @@ func (c *client) get(ctx context.Context, u string) (p *page, retryAfter time.Du
 	return nil, -1, &statusError{resp.StatusCode, snippet(body)}
 }
 
-// retryAfterOf reads Retry-After (seconds or an HTTP date); without one,
-// half a minute: the budget is per minute.
+// retryAfterOf reads Retry-After (seconds or an HTTP date), bounded by
+// retryafter.Max; without one, half a minute: the budget is per minute.
 func retryAfterOf(h string) time.Duration {
 	if d, ok := retryafter.Parse(h, time.Now()); ok {
-		return min(max(d, time.Second), 5*time.Minute)
+		// The floor is not a bound on the server's wish: fetch reads 0 as
+		// "no advice, use the backoff", and this 429 did give advice.
+		return max(retryafter.Bound(d), time.Second)
 	}
 	return 30 * time.Second
 }
