@@ -1,7 +1,10 @@
 package jira
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -190,15 +193,149 @@ func (c *Client) DoTransition(ctx context.Context, key, transitionID string) err
 // AddComment adds a comment; body is an ADF document (*adf.Node) on Cloud and
 // a wiki-markup string on DC.
 func (c *Client) AddComment(ctx context.Context, key string, body any) (*Comment, error) {
+	return c.addComment(ctx, key, body, nil)
+}
+
+// Jira's limits on an entity property.
+const (
+	maxPropertyKey   = 255
+	maxPropertyValue = 32768
+)
+
+// AddCommentWithProperty adds a comment carrying the comment property
+// propKey, set in the same request: if Jira stores the comment but the
+// answer is lost, the property is already there for a lookup (Comments) to
+// find, so a retry can tell whether the comment landed.
+//
+// propValue must encode to a JSON object, on both deployments. Cloud takes
+// any JSON value, but Data Center's comment create casts each property value
+// to an object (its OpenAPI spec says string, which it would reject), so an
+// object is the one shape both keep.
+func (c *Client) AddCommentWithProperty(ctx context.Context, key string, body any, propKey string, propValue any) (*Comment, error) {
+	if propKey == "" || len(propKey) > maxPropertyKey {
+		return nil, fmt.Errorf("jira: comment property key %q: must be 1 to %d bytes", propKey, maxPropertyKey)
+	}
+	raw, err := json.Marshal(propValue)
+	if err != nil {
+		return nil, fmt.Errorf("jira: comment property %s: %w", propKey, err)
+	}
+	if !isJSONObject(raw) {
+		return nil, fmt.Errorf("jira: comment property %s: the value must be a JSON object (Data Center takes nothing else), not %.40s", propKey, raw)
+	}
+	if len(raw) > maxPropertyValue {
+		return nil, fmt.Errorf("jira: comment property %s: the value is %d bytes, over Jira's %d", propKey, len(raw), maxPropertyValue)
+	}
+	return c.addComment(ctx, key, body, []entityProperty{{Key: propKey, Value: json.RawMessage(raw)}})
+}
+
+func (c *Client) addComment(ctx context.Context, key string, body any, props []entityProperty) (*Comment, error) {
 	p, d, err := c.api(ctx)
 	if err != nil {
 		return nil, err
 	}
+	in := struct {
+		Body       any              `json:"body"`
+		Properties []entityProperty `json:"properties,omitempty"`
+	}{body, props}
 	var cm Comment
-	if err := c.do(ctx, call{method: http.MethodPost, path: issuePath(p, key, "comment"), in: map[string]any{"body": body}, out: &cm, dep: d}); err != nil {
+	if err := c.do(ctx, call{method: http.MethodPost, path: issuePath(p, key, "comment"), in: in, out: &cm, dep: d}); err != nil {
 		return nil, err
 	}
 	return &cm, nil
+}
+
+func isJSONObject(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// CommentWithProperties is a comment with the entity properties Jira keeps
+// beside it, as Comments lists them.
+type CommentWithProperties struct {
+	Comment
+	Created    string                     // Jira's timestamp, as sent
+	Properties map[string]json.RawMessage // by key; nil when the comment has none
+}
+
+// UnmarshalJSON reads Jira's comment, whose properties are a list of
+// {key, value}.
+func (c *CommentWithProperties) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Comment
+		Created    string `json:"created"`
+		Properties []struct {
+			Key   string          `json:"key"`
+			Value json.RawMessage `json:"value"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*c = CommentWithProperties{Comment: v.Comment, Created: v.Created}
+	for _, p := range v.Properties {
+		if c.Properties == nil {
+			c.Properties = map[string]json.RawMessage{}
+		}
+		c.Properties[p.Key] = p.Value
+	}
+	return nil
+}
+
+// Property decodes the property key into v; a missing property leaves v
+// alone and reports false. A value that arrives as a string holding a JSON
+// object is decoded from inside the string: Data Center's spec declares
+// property values that way, though its server sends the JSON itself.
+func (c *CommentWithProperties) Property(key string, v any) (bool, error) {
+	raw, ok := c.Properties[key]
+	if !ok {
+		return false, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil && isJSONObject([]byte(s)) {
+		raw = json.RawMessage(s)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("jira: comment %s property %s: %w", c.ID, key, err)
+	}
+	return true, nil
+}
+
+// commentPage is how many comments Comments asks for at once. Jira may send
+// fewer (it lowers maxResults to its own limit), so paging goes by what
+// arrived, never by what was asked.
+const commentPage = 100
+
+// Comments lists every comment of the issue the client's user may see, oldest
+// first, with their properties. It pages through startAt until total is
+// reached; a comment deleted meanwhile can shift a later one onto a page
+// already read, so a caller that must not miss one should not race deletes.
+func (c *Client) Comments(ctx context.Context, key string) ([]CommentWithProperties, error) {
+	p, d, err := c.api(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []CommentWithProperties
+	for {
+		q := url.Values{
+			"startAt":    {strconv.Itoa(len(out))},
+			"maxResults": {strconv.Itoa(commentPage)},
+			// Oldest first, so comments added while paging land on later
+			// pages instead of shifting the ones not yet read.
+			"orderBy": {"created"},
+			"expand":  {"properties"},
+		}
+		var page struct {
+			Comments []CommentWithProperties `json:"comments"`
+			Total    *int                    `json:"total"`
+		}
+		if err := c.do(ctx, call{method: http.MethodGet, path: issuePath(p, key, "comment"), query: q, out: &page, dep: d}); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Comments...)
+		if len(page.Comments) == 0 || (page.Total != nil && len(out) >= *page.Total) {
+			return out, nil
+		}
+	}
 }
 
 // UpdateComment replaces a comment's body.

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -29,6 +30,10 @@ func (s *Sandbox) routes() {
 	m.HandleFunc("POST /rest/api/{v}/issue/{key}/transitions", s.doTransition)
 	m.HandleFunc("GET /rest/api/{v}/issue/{key}/comment", s.listComments)
 	m.HandleFunc("POST /rest/api/{v}/issue/{key}/comment", s.addComment)
+	// One pattern for .../issue/{key}/comment/{id} and
+	// .../issue/createmeta/{project}/issuetypes: ServeMux cannot rank the two,
+	// and no issue key is "createmeta".
+	m.HandleFunc("GET /rest/api/{v}/issue/{key}/{sub}/{id}", s.issueChild)
 	m.HandleFunc("PUT /rest/api/{v}/issue/{key}/comment/{id}", s.updateComment)
 	m.HandleFunc("PUT /rest/api/{v}/issue/{key}/assignee", s.assign)
 	m.HandleFunc("GET /rest/api/{v}/user/search", s.userSearch)
@@ -36,7 +41,6 @@ func (s *Sandbox) routes() {
 	m.HandleFunc("POST /rest/api/{v}/search/jql", s.searchJQL)
 	m.HandleFunc("GET /rest/api/{v}/search", s.searchV2)
 	m.HandleFunc("POST /rest/api/{v}/search", s.searchV2)
-	m.HandleFunc("GET /rest/api/{v}/issue/createmeta/{project}/issuetypes", s.createMetaTypes)
 	m.HandleFunc("GET /rest/api/{v}/issue/createmeta/{project}/issuetypes/{id}", s.createMetaFields)
 	m.HandleFunc("GET /browse/{key}", s.browse)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -615,11 +619,24 @@ func (s *Sandbox) statusJSON(st jira.Status, v int) map[string]any {
 		"statusCategory": map[string]any{"id": catID, "key": st.Category, "name": catName}}
 }
 
-func (s *Sandbox) commentJSON(is *StoredIssue, c StoredComment, v int) map[string]any {
+// commentJSON renders a comment in version v, with its properties when
+// props (expand=properties) asks for them.
+func (s *Sandbox) commentJSON(is *StoredIssue, c StoredComment, v int, props bool) map[string]any {
 	author := s.userByID(c.Author)
-	return map[string]any{"id": c.ID, "self": s.api(v) + "/issue/" + is.ID + "/comment/" + c.ID,
+	m := map[string]any{"id": c.ID, "self": s.api(v) + "/issue/" + is.ID + "/comment/" + c.ID,
 		"author": s.userJSON(author, v), "updateAuthor": s.userJSON(author, v),
 		"body": s.renderRich(c.Body, v), "created": c.Created.Format(jiraTime), "updated": c.Updated.Format(jiraTime)}
+	if props {
+		// Both deployments send the JSON itself, whatever the DC spec's
+		// string type says (Jira writes the stored value raw).
+		list := []any{}
+		keys := slices.Sorted(maps.Keys(c.Properties))
+		for _, k := range keys {
+			list = append(list, map[string]any{"key": k, "value": c.Properties[k]})
+		}
+		m["properties"] = list
+	}
+	return m
 }
 
 func (s *Sandbox) userByID(id string) *User {
@@ -657,7 +674,7 @@ func (s *Sandbox) issueJSON(is *StoredIssue, v int, fields []string) map[string]
 	}
 	cs := []any{}
 	for _, c := range is.Comments {
-		cs = append(cs, s.commentJSON(is, c, v))
+		cs = append(cs, s.commentJSON(is, c, v, false))
 	}
 	all["comment"] = map[string]any{"comments": cs, "maxResults": len(cs), "total": len(cs), "startAt": 0}
 	out := all
@@ -728,6 +745,9 @@ func (s *Sandbox) editIssue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Updated = time.Now()
+	if _, ok := in.Fields["assignee"]; ok {
+		c.AssigneeHistory = append(c.AssigneeHistory, AssigneeChange{From: userID(s.cloud, is.Assignee), To: userID(s.cloud, c.Assignee), At: c.Updated})
+	}
 	*is = c
 	payload := s.issueEvent("jira:issue_updated", "issue_updated", is, actor(r), s.changelog(changes))
 	s.mu.Unlock()
@@ -797,6 +817,7 @@ func (s *Sandbox) doTransition(w http.ResponseWriter, r *http.Request) {
 	from := is.Status
 	is.Status = s.status(tr.To)
 	is.Updated = time.Now()
+	is.StatusHistory = append(is.StatusHistory, StatusChange{Transition: tr.ID, From: from.Name, To: is.Status.Name, At: is.Updated})
 	items := []map[string]any{{"field": "status", "fieldtype": "jira", "fieldId": "status",
 		"from": from.ID, "fromString": from.Name, "to": is.Status.ID, "toString": is.Status.Name}}
 	if from.Category != "done" && is.Status.Category == "done" {
@@ -809,7 +830,70 @@ func (s *Sandbox) doTransition(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// maxCommentPage is the most comments one page holds whatever maxResults
+// asks: Jira lowers maxResults to its own limit and says so in the answer,
+// and a client must page by what arrived.
+const maxCommentPage = 100
+
 func (s *Sandbox) listComments(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.version(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	start, max := 0, 50
+	if s.cloud {
+		max = 100
+	}
+	if n, err := strconv.Atoi(q.Get("startAt")); err == nil && n > 0 {
+		start = n
+	}
+	if n, err := strconv.Atoi(q.Get("maxResults")); err == nil && n >= 0 {
+		max = n
+	}
+	max = min(max, maxCommentPage)
+	newest := false
+	switch q.Get("orderBy") {
+	case "", "created", "+created":
+	case "-created":
+		newest = true
+	default:
+		if s.cloud {
+			writeError(w, http.StatusBadRequest, []string{"Invalid orderBy: " + q.Get("orderBy")}, nil)
+			return
+		}
+	}
+	props := expands(r, "properties")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.lookup(w, r.PathValue("key"))
+	if is == nil {
+		return
+	}
+	all := slices.Clone(is.Comments)
+	if newest {
+		slices.Reverse(all)
+	}
+	cs := []any{}
+	for _, c := range all[min(start, len(all)):min(len(all), start+max)] {
+		cs = append(cs, s.commentJSON(is, c, v, props))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"startAt": start, "maxResults": max, "total": len(all), "comments": cs})
+}
+
+func (s *Sandbox) issueChild(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.PathValue("key") == "createmeta" && r.PathValue("id") == "issuetypes":
+		r.SetPathValue("project", r.PathValue("sub"))
+		s.createMetaTypes(w, r)
+	case r.PathValue("sub") == "comment":
+		s.getComment(w, r)
+	default:
+		writeError(w, http.StatusNotFound, []string{"null for uri: " + r.URL.Path}, nil)
+	}
+}
+
+func (s *Sandbox) getComment(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.version(w, r)
 	if !ok {
 		return
@@ -820,20 +904,51 @@ func (s *Sandbox) listComments(w http.ResponseWriter, r *http.Request) {
 	if is == nil {
 		return
 	}
-	cs := []any{}
-	for _, c := range is.Comments {
-		cs = append(cs, s.commentJSON(is, c, v))
+	i := s.commentIndex(w, is, r.PathValue("id"))
+	if i < 0 {
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": 5000, "total": len(cs), "comments": cs})
+	writeJSON(w, http.StatusOK, s.commentJSON(is, is.Comments[i], v, expands(r, "properties")))
 }
 
-func (s *Sandbox) commentBody(w http.ResponseWriter, r *http.Request, v int) (json.RawMessage, bool) {
+// expands reports whether the request's expand parameter names what.
+func expands(r *http.Request, what string) bool {
+	for _, e := range r.URL.Query()["expand"] {
+		if slices.Contains(splitFields(e), what) {
+			return true
+		}
+	}
+	return false
+}
+
+// commentIndex finds a comment of is by id, answering 404 when there is
+// none; the caller holds s.mu.
+func (s *Sandbox) commentIndex(w http.ResponseWriter, is *StoredIssue, id string) int {
+	i := slices.IndexFunc(is.Comments, func(c StoredComment) bool { return c.ID == id })
+	if i < 0 {
+		writeError(w, http.StatusNotFound, []string{"Can not find a comment for the id: " + id + "."}, nil)
+	}
+	return i
+}
+
+// commentInput is a comment create or update: its body and the properties
+// to set with it.
+type commentInput struct {
+	body  json.RawMessage
+	props map[string]json.RawMessage
+}
+
+func (s *Sandbox) commentInput(w http.ResponseWriter, r *http.Request, v int) (commentInput, bool) {
 	var in struct {
-		Body json.RawMessage `json:"body"`
+		Body       json.RawMessage `json:"body"`
+		Properties []struct {
+			Key   string          `json:"key"`
+			Value json.RawMessage `json:"value"`
+		} `json:"properties"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || len(in.Body) == 0 || string(in.Body) == "null" {
 		writeError(w, http.StatusBadRequest, nil, map[string]string{"comment": "Comment body can not be empty!"})
-		return nil, false
+		return commentInput{}, false
 	}
 	stored, text, msg := s.richText(in.Body, v)
 	if msg == "" && strings.TrimSpace(text) == "" {
@@ -844,9 +959,40 @@ func (s *Sandbox) commentBody(w http.ResponseWriter, r *http.Request, v int) (js
 	}
 	if msg != "" {
 		writeError(w, http.StatusBadRequest, nil, map[string]string{"comment": msg})
-		return nil, false
+		return commentInput{}, false
 	}
-	return stored, true
+	out := commentInput{body: stored}
+	for _, p := range in.Properties {
+		if msg := s.checkProperty(p.Key, p.Value); msg != "" {
+			writeError(w, http.StatusBadRequest, nil, map[string]string{"properties": msg})
+			return commentInput{}, false
+		}
+		if out.props == nil {
+			out.props = map[string]json.RawMessage{}
+		}
+		out.props[p.Key] = append(json.RawMessage(nil), p.Value...)
+	}
+	return out, true
+}
+
+// checkProperty checks an inline comment property as Jira does. Data Center
+// casts each value to a JSON object (CommentJsonBean.setProperties), so a
+// string there, which its spec suggests, fails; Cloud keeps any JSON value.
+func (s *Sandbox) checkProperty(key string, value json.RawMessage) string {
+	if key == "" || len(key) > 255 {
+		return "The property key must be between 1 and 255 characters."
+	}
+	value = json.RawMessage(strings.TrimSpace(string(value)))
+	if len(value) == 0 || string(value) == "null" {
+		return "The property value must not be empty."
+	}
+	if len(value) > 32768 {
+		return "The property value is too long: the limit is 32768 bytes."
+	}
+	if !s.cloud && value[0] != '{' {
+		return "The value of comment property '" + key + "' must be a JSON object."
+	}
+	return ""
 }
 
 func (s *Sandbox) addComment(w http.ResponseWriter, r *http.Request) {
@@ -854,7 +1000,7 @@ func (s *Sandbox) addComment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, ok := s.commentBody(w, r, v)
+	in, ok := s.commentInput(w, r, v)
 	if !ok {
 		return
 	}
@@ -866,10 +1012,10 @@ func (s *Sandbox) addComment(w http.ResponseWriter, r *http.Request) {
 	}
 	s.nextCmt++
 	now := time.Now()
-	c := StoredComment{ID: strconv.Itoa(s.nextCmt), Author: userID(s.cloud, actor(r)), Body: body, Created: now, Updated: now}
+	c := StoredComment{ID: strconv.Itoa(s.nextCmt), Author: userID(s.cloud, actor(r)), Body: in.body, Properties: in.props, Created: now, Updated: now}
 	is.Comments = append(is.Comments, c)
 	is.Updated = now
-	out := s.commentJSON(is, c, v)
+	out := s.commentJSON(is, c, v, expands(r, "properties"))
 	payload := s.commentEvent("comment_created", is, c)
 	s.mu.Unlock()
 	s.sendHook("comment_created", payload)
@@ -881,7 +1027,7 @@ func (s *Sandbox) updateComment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, ok := s.commentBody(w, r, v)
+	in, ok := s.commentInput(w, r, v)
 	if !ok {
 		return
 	}
@@ -891,17 +1037,23 @@ func (s *Sandbox) updateComment(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return
 	}
-	i := slices.IndexFunc(is.Comments, func(c StoredComment) bool { return c.ID == r.PathValue("id") })
+	i := s.commentIndex(w, is, r.PathValue("id"))
 	if i < 0 {
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, []string{"Can not find a comment for the id: " + r.PathValue("id") + "."}, nil)
 		return
 	}
-	is.Comments[i].Body = body
-	is.Comments[i].Updated = time.Now()
-	c := is.Comments[i]
-	out := s.commentJSON(is, c, v)
-	payload := s.commentEvent("comment_updated", is, c)
+	c := &is.Comments[i]
+	c.Body = in.body
+	c.Updated = time.Now()
+	// Properties given with an update are set; the others stay.
+	for k, val := range in.props {
+		if c.Properties == nil {
+			c.Properties = map[string]json.RawMessage{}
+		}
+		c.Properties[k] = val
+	}
+	out := s.commentJSON(is, *c, v, expands(r, "properties"))
+	payload := s.commentEvent("comment_updated", is, *c)
 	s.mu.Unlock()
 	s.sendHook("comment_updated", payload)
 	writeJSON(w, http.StatusOK, out)
@@ -941,6 +1093,7 @@ func (s *Sandbox) assign(w http.ResponseWriter, r *http.Request) {
 		is.Assignee = &c
 	}
 	is.Updated = time.Now()
+	is.AssigneeHistory = append(is.AssigneeHistory, AssigneeChange{From: from, To: userID(s.cloud, is.Assignee), At: is.Updated})
 	payload := s.issueEvent("jira:issue_updated", "issue_assigned", is, actor(r), s.changelog(map[string][2]string{"assignee": {from, userID(s.cloud, is.Assignee)}}))
 	s.mu.Unlock()
 	s.sendHook("jira:issue_updated", payload)

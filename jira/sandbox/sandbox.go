@@ -185,6 +185,25 @@ func (s *Sandbox) Issue(key string) (StoredIssue, bool) {
 	return is.clone(), true
 }
 
+// Comments returns copies of an issue's stored comments with their
+// properties, oldest first; nil for an unknown issue.
+func (s *Sandbox) Comments(key string) []StoredComment {
+	is, _ := s.Issue(key)
+	return is.Comments
+}
+
+// StatusHistory returns the transitions applied to an issue, oldest first.
+func (s *Sandbox) StatusHistory(key string) []StatusChange {
+	is, _ := s.Issue(key)
+	return is.StatusHistory
+}
+
+// AssigneeHistory returns the assignments applied to an issue, oldest first.
+func (s *Sandbox) AssigneeHistory(key string) []AssigneeChange {
+	is, _ := s.Issue(key)
+	return is.AssigneeHistory
+}
+
 // Requests returns the requests received so far, in arrival order.
 func (s *Sandbox) Requests() []RecordedRequest {
 	s.mu.Lock()
@@ -242,7 +261,12 @@ func (is *StoredIssue) clone() StoredIssue {
 	for k, v := range is.Properties {
 		c.Properties[k] = append(json.RawMessage(nil), v...)
 	}
-	c.Comments = append([]StoredComment(nil), is.Comments...)
+	c.Comments = make([]StoredComment, len(is.Comments))
+	for i, cm := range is.Comments {
+		c.Comments[i] = cm.clone()
+	}
+	c.StatusHistory = append([]StatusChange(nil), is.StatusHistory...)
+	c.AssigneeHistory = append([]AssigneeChange(nil), is.AssigneeHistory...)
 	if is.Assignee != nil {
 		u := *is.Assignee
 		c.Assignee = &u
@@ -250,6 +274,18 @@ func (is *StoredIssue) clone() StoredIssue {
 	if is.Reporter != nil {
 		u := *is.Reporter
 		c.Reporter = &u
+	}
+	return c
+}
+
+func (c StoredComment) clone() StoredComment {
+	c.Body = append(json.RawMessage(nil), c.Body...)
+	if c.Properties != nil {
+		props := make(map[string]json.RawMessage, len(c.Properties))
+		for k, v := range c.Properties {
+			props[k] = append(json.RawMessage(nil), v...)
+		}
+		c.Properties = props
 	}
 	return c
 }
@@ -322,8 +358,20 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setStatus := func(code int, fault string, retryAfter time.Duration) {
 		s.mu.Lock()
 		s.requests[idx].Status = code
+		s.requests[idx].Served = code
 		s.requests[idx].Fault = fault
 		s.requests[idx].RetryAfter = retryAfter
+		s.mu.Unlock()
+	}
+	// serveHidden serves the request for its effect alone: the answer is
+	// kept from the client, and only Served remembers it.
+	serveHidden := func(r *http.Request, fault string, shown int) {
+		bw := &bufferWriter{h: http.Header{}}
+		s.mux.ServeHTTP(bw, r)
+		s.mu.Lock()
+		s.requests[idx].Status = shown
+		s.requests[idx].Served = bw.status
+		s.requests[idx].Fault = fault
 		s.mu.Unlock()
 	}
 
@@ -395,10 +443,17 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), userKey, u))
 	}
 
+	if f != nil && f.Kind == FaultStoredServerError {
+		code := f.Status
+		if code == 0 {
+			code = http.StatusBadGateway
+		}
+		serveHidden(r, "stored-server-error", code)
+		writeError(w, code, []string{"Bad gateway (injected by the sandbox after storing the request's effect)"}, nil)
+		return
+	}
 	if f != nil && f.Kind == FaultLostAnswer {
-		bw := &bufferWriter{h: http.Header{}}
-		s.mux.ServeHTTP(bw, r)
-		setStatus(0, "lost-answer", 0)
+		serveHidden(r, "lost-answer", 0)
 		if f.Delay > 0 {
 			t := time.NewTimer(f.Delay)
 			select {

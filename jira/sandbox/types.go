@@ -143,17 +143,40 @@ type StoredIssue struct {
 	Fields     map[string]json.RawMessage
 	Properties map[string]json.RawMessage
 	Comments   []StoredComment
-	Created    time.Time
-	Updated    time.Time
+	// StatusHistory and AssigneeHistory hold every transition and assignment
+	// applied, in order, even one that left the value as it was (Jira's
+	// changelog leaves those out): a repeated request shows as two entries.
+	StatusHistory   []StatusChange
+	AssigneeHistory []AssigneeChange
+	Created         time.Time
+	Updated         time.Time
 }
 
 // StoredComment is a comment as stored; Body is ADF on Cloud, a string on DC.
 type StoredComment struct {
-	ID      string
-	Author  string // account id (Cloud) or name (DC)
-	Body    json.RawMessage
-	Created time.Time
-	Updated time.Time
+	ID     string
+	Author string // account id (Cloud) or name (DC)
+	Body   json.RawMessage
+	// Properties are the comment's entity properties, each value the JSON
+	// it holds on both deployments.
+	Properties map[string]json.RawMessage
+	Created    time.Time
+	Updated    time.Time
+}
+
+// StatusChange is one transition applied to an issue.
+type StatusChange struct {
+	Transition string // the transition's id
+	From, To   string // status names
+	At         time.Time
+}
+
+// AssigneeChange is one assignment applied to an issue, through the
+// assignee resource or an edit of the assignee field. From and To are account
+// ids (Cloud) or names (DC); empty is unassigned.
+type AssigneeChange struct {
+	From, To string
+	At       time.Time
 }
 
 // RecordedRequest is one request the sandbox received.
@@ -164,7 +187,11 @@ type RecordedRequest struct {
 	Body   []byte
 	Time   time.Time // when it arrived
 	Status int       // what was answered; 0 when the answer was lost
-	Fault  string    // the injected fault, if any
+	// Served is what the sandbox itself answered before a lost-answer or
+	// stored-server-error fault replaced it: a 2xx says the effect was
+	// stored though the client never learnt so. Otherwise it equals Status.
+	Served int
+	Fault  string // the injected fault, if any
 	// RetryAfter is what a 429 answer announced, counted from Answered.
 	RetryAfter time.Duration
 	// Answered is when a 429 was decided and written: its window starts
@@ -180,13 +207,19 @@ type FaultKind int
 const (
 	// FaultRateLimit answers 429 with Retry-After (or X-RateLimit-Reset).
 	FaultRateLimit FaultKind = iota + 1
-	// FaultServerError answers Status (default 503).
+	// FaultServerError answers Status (default 503) without serving the
+	// request: nothing is stored.
 	FaultServerError
 	// FaultSlow serves the request after Delay.
 	FaultSlow
-	// FaultLostAnswer serves the request (an issue is created), then hangs
-	// for Delay (or until the client gives up) and drops the connection.
+	// FaultLostAnswer serves the request, so its effect is stored (an issue
+	// created, a comment added, a transition made), then hangs for Delay (or
+	// until the client gives up) and drops the connection.
 	FaultLostAnswer
+	// FaultStoredServerError serves the request, so its effect is stored,
+	// then answers Status (default 502) instead, as Jira behind a proxy that
+	// gave up on it does.
+	FaultStoredServerError
 )
 
 // FaultSpec says which requests a fault hits. A fault fires for a request
@@ -203,7 +236,7 @@ type FaultSpec struct {
 	RetryAfter  time.Duration // FaultRateLimit; default 1s, announced in whole seconds
 	// ResetHeader sends X-RateLimit-Reset instead of Retry-After.
 	ResetHeader bool
-	Status      int           // FaultServerError; default 503
+	Status      int           // FaultServerError (default 503), FaultStoredServerError (default 502)
 	Delay       time.Duration // FaultSlow; FaultLostAnswer (0: until the client gives up)
 }
 

@@ -222,7 +222,7 @@ func (s *Sandbox) commentEvent(event string, is *StoredIssue, c StoredComment) [
 	}
 	m := map[string]any{
 		"timestamp": time.Now().UnixMilli(), "webhookEvent": event,
-		"comment": s.commentJSON(is, c, 2),
+		"comment": s.commentJSON(is, c, 2, false),
 		"issue":   s.issueJSON(is, 2, []string{"summary", "status", "issuetype", "project", "priority", "assignee"}),
 	}
 	b, _ := json.Marshal(m)
