@@ -168,7 +168,7 @@ func TestCommentsPages(t *testing.T) {
 func TestCommentStoredButUnanswered(t *testing.T) {
 	for _, d := range deployments {
 		for _, kind := range []sandbox.FaultKind{sandbox.FaultStoredServerError, sandbox.FaultLostAnswer} {
-			t.Run(fmt.Sprintf("%s/%d", d, kind), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s", d, kind), func(t *testing.T) {
 				sb, c := start(t, d, nil)
 				ctx := context.Background()
 				key := newIssue(t, c)

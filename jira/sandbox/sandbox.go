@@ -405,7 +405,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			} else {
 				w.Header().Set("Retry-After", fmt.Sprint(secs))
 			}
-			setStatus(http.StatusTooManyRequests, "rate-limit", ra)
+			setStatus(http.StatusTooManyRequests, FaultRateLimit.String(), ra)
 			s.mu.Lock()
 			s.requests[idx].Answered = answered
 			s.mu.Unlock()
@@ -416,7 +416,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if code == 0 {
 				code = http.StatusServiceUnavailable
 			}
-			setStatus(code, "server-error", 0)
+			setStatus(code, FaultServerError.String(), 0)
 			writeError(w, code, []string{"Internal server error (injected by the sandbox)"}, nil)
 			return
 		case FaultSlow:
@@ -425,7 +425,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-t.C:
 			case <-r.Context().Done():
 				t.Stop()
-				setStatus(0, "slow", 0)
+				setStatus(0, FaultSlow.String(), 0)
 				return
 			}
 		}
@@ -448,12 +448,12 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if code == 0 {
 			code = http.StatusBadGateway
 		}
-		serveHidden(r, "stored-server-error", code)
+		serveHidden(r, FaultStoredServerError.String(), code)
 		writeError(w, code, []string{"Bad gateway (injected by the sandbox after storing the request's effect)"}, nil)
 		return
 	}
 	if f != nil && f.Kind == FaultLostAnswer {
-		serveHidden(r, "lost-answer", 0)
+		serveHidden(r, FaultLostAnswer.String(), 0)
 		if f.Delay > 0 {
 			t := time.NewTimer(f.Delay)
 			select {
@@ -474,7 +474,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func faultName(f *fault) string {
 	if f != nil && f.Kind == FaultSlow {
-		return "slow"
+		return FaultSlow.String()
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -221,6 +222,23 @@ const (
 	// gave up on it does.
 	FaultStoredServerError
 )
+
+// String is the kind's name, as RecordedRequest.Fault gives it.
+func (k FaultKind) String() string {
+	switch k {
+	case FaultRateLimit:
+		return "rate-limit"
+	case FaultServerError:
+		return "server-error"
+	case FaultSlow:
+		return "slow"
+	case FaultLostAnswer:
+		return "lost-answer"
+	case FaultStoredServerError:
+		return "stored-server-error"
+	}
+	return fmt.Sprintf("FaultKind(%d)", int(k))
+}
 
 // FaultSpec says which requests a fault hits. A fault fires for a request
 // that matches Method and PathPrefix, while Count and the window last, with
