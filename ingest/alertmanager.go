@@ -68,6 +68,18 @@ func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
 	if *m.Version != "4" {
 		return nil, fieldErr("version", "unsupported version %q; want \"4\"", *m.Version)
 	}
+	// groupLabels are not checked: alertbridge keeps none of them, and
+	// they are a subset of commonLabels, which are.
+	if err := checkTexts("", []namedText{{"status", m.Status}, {"receiver", m.Receiver},
+		{"groupKey", m.GroupKey}, {"externalURL", m.ExternalURL}}); err != nil {
+		return nil, err
+	}
+	if err := checkMap("commonLabels", m.CommonLabels); err != nil {
+		return nil, err
+	}
+	if err := checkMap("commonAnnotations", m.CommonAnnotations); err != nil {
+		return nil, err
+	}
 	if len(m.Alerts) == 0 {
 		return nil, fieldErr("alerts", "required: at least one alert")
 	}
@@ -96,6 +108,17 @@ func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
 }
 
 func amNotice(m *amMessage, am *amAlert, path string, now time.Time) (Notice, error) {
+	err := checkTexts(path, []namedText{{"status", am.Status}, {"fingerprint", am.Fingerprint},
+		{"startsAt", am.StartsAt}, {"endsAt", am.EndsAt}, {"generatorURL", am.GeneratorURL}})
+	if err == nil {
+		err = checkMap(path+".labels", am.Labels)
+	}
+	if err == nil {
+		err = checkMap(path+".annotations", am.Annotations)
+	}
+	if err != nil {
+		return Notice{}, err
+	}
 	fingerprint := am.Fingerprint
 	if fingerprint == "" && len(am.Labels) > 0 {
 		// Alertmanager before 0.19 sent no fingerprint. It is a hash of the
@@ -174,6 +197,11 @@ func amNotice(m *amMessage, am *amAlert, path string, now time.Time) (Notice, er
 		Source:      alert.SourceAlertmanager,
 		Status:      alert.StatusOpen,
 		UpdatedAt:   now,
+	}
+	// Every text of the alert comes from fields checked above; this is the
+	// rule every alert is held to, kept in case one is added without a check.
+	if err := a.Validate(); err != nil {
+		return Notice{}, fieldErr(path, "%v", err)
 	}
 	return Notice{Alert: a, Resolved: resolved}, nil
 }

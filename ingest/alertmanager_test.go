@@ -438,6 +438,18 @@ func TestAlertmanagerFieldErrors(t *testing.T) {
 		{"null body", `null`, ""},
 		{"empty body", ``, ""},
 		{"invalid UTF-8", strings.Replace(string(amBody(ok)), "Disk", "Di\xc3\x28sk", 1), ""},
+		// NUL is text PostgreSQL refuses; each field that carries one is named.
+		{"alerts[1].labels value with NUL", string(amBody(ok, amAlert("labels", `{"alertname": "\u0000"}`))), "alerts[1].labels.alertname"},
+		{"alerts[0].labels key with NUL", string(amBody(amAlert("labels", `{"\u0000": "x"}`))), "alerts[0].labels"},
+		{"alerts[0].annotations value with NUL", string(amBody(amAlert("annotations", `{"summary": "s\u0000"}`))), "alerts[0].annotations.summary"},
+		{"alerts[0].fingerprint with NUL", string(amBody(amAlert("fingerprint", `"f\u0000"`))), "alerts[0].fingerprint"},
+		{"alerts[0].generatorURL with NUL", string(amBody(amAlert("generatorURL", `"http://x/\u0000"`))), "alerts[0].generatorURL"},
+		{"alerts[0].startsAt with NUL", string(amBody(amAlert("startsAt", `"\u0000"`))), "alerts[0].startsAt"},
+		{"commonLabels value with NUL", `{"version": "4", "commonLabels": {"team": "\u0000"}, "alerts": [` + ok + `]}`, "commonLabels.team"},
+		{"commonAnnotations key with NUL", `{"version": "4", "commonAnnotations": {"\u0000": ""}, "alerts": [` + ok + `]}`, "commonAnnotations"},
+		{"receiver with NUL", `{"version": "4", "receiver": "\u0000", "alerts": [` + ok + `]}`, "receiver"},
+		{"groupKey with NUL", `{"version": "4", "groupKey": "{}:\u0000", "alerts": [` + ok + `]}`, "groupKey"},
+		{"externalURL with NUL", `{"version": "4", "externalURL": "\u0000", "alerts": [` + ok + `]}`, "externalURL"},
 	}
 	if _, err := ingest.Alertmanager(amBody(ok, ok), now); err != nil {
 		t.Fatalf("the base notification must parse: %v", err)

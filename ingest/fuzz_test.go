@@ -35,6 +35,14 @@ var inlineSeeds = []string{
 	`{"version":"4","commonLabels":{"severity":"CRITICAL"},"commonAnnotations":{"summary":"s"},"alerts":[{"status":"resolved","fingerprint":"x"}]}`,
 	`{"version":"3","alerts":[]}`,
 	`{}`, `[]`, `null`, ``, `{"a":1}{}`, "\xff", `{"alertId":1e400}`,
+	// NUL and invalid UTF-8, which PostgreSQL refuses to store (issue 8).
+	`{"id":"Rule\u0000X","alertId":"a","title":"t","severity":"HIGH"}`,
+	`{"alertId":"a","title":"HIGH\u0000","severity":"HIGH","alertContext":{"k":["\u0000"],"\u0000":1}}`,
+	`{"alertId":"a","title":"t","severity":"HIGH","tags":["x\u0000"],"alertContext":{"a":"\\u0000"}}`,
+	"{\"alertId\":\"a\xc0\x80\",\"title\":\"t\",\"severity\":\"HIGH\"}",
+	`{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"\u0000"}}]}`,
+	`{"version":"4","alerts":[{"status":"firing","labels":{"\u0000":"x","a":"b"}}]}`,
+	`{"version":"4","receiver":"r\u0000","commonAnnotations":{"summary":"\u0000"},"alerts":[{"status":"firing","fingerprint":"f"}]}`,
 }
 
 // addSeeds seeds f with every file of the captured payloads, whatever its
@@ -131,7 +139,11 @@ func checkAlert(t *testing.T, a *alert.Alert) {
 	if a.CreatedAt.IsZero() || a.CreatedAt.Location() != time.UTC {
 		t.Fatalf("createdAt %v: want a set time in UTC", a.CreatedAt)
 	}
-	// Every accepted alert must be storable and sendable.
+	// Every accepted alert must be storable and sendable: on PostgreSQL,
+	// text with a NUL or invalid UTF-8 is neither.
+	if err := a.Validate(); err != nil {
+		t.Fatalf("accepted alert fails Validate: %v", err)
+	}
 	if _, err := json.Marshal(a); err != nil {
 		t.Fatalf("accepted alert cannot be marshalled: %v", err)
 	}

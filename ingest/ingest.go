@@ -9,26 +9,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/alertbridge/alertbridge/alert"
 )
 
 // FieldError is a problem with one field of the input. Field is a JSON path
-// such as "severity" or "alerts[2].fingerprint"; empty for the body as a whole.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string {
-	if e.Field == "" {
-		return e.Message
-	}
-	return e.Field + ": " + e.Message
-}
+// such as "severity" or "alerts[2].fingerprint"; empty for the body as a
+// whole. It is the alert package's, so that a parser's own checks and
+// Alert.Validate give the caller one kind of error.
+type FieldError = alert.FieldError
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
@@ -92,24 +89,14 @@ func jsonError(err error, prefix string) error {
 	case errors.As(err, &syntax):
 		return fieldErr("", "malformed JSON at byte %d: %v", syntax.Offset, syntax)
 	case errors.As(err, &typ):
-		return fieldErr(join(prefix, typ.Field), "must be %s, not %s", describe(typ.Type.String()), typ.Value)
+		return fieldErr(alert.JoinPath(prefix, typ.Field), "must be %s, not %s", describe(typ.Type.String()), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fieldErr("", "malformed JSON: unexpected end of body")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fieldErr(join(prefix, strings.Trim(name, `"`)), "unknown field")
+		return fieldErr(alert.JoinPath(prefix, strings.Trim(name, `"`)), "unknown field")
 	}
 	return fieldErr("", "malformed JSON: %v", err)
-}
-
-func join(prefix, field string) string {
-	if prefix == "" {
-		return field
-	}
-	if field == "" {
-		return prefix
-	}
-	return prefix + "." + field
 }
 
 func describe(goType string) string {
@@ -202,6 +189,34 @@ func checkStrings(field string, ss []string, maxN int) error {
 		}
 		if len(s) > MaxIDLen {
 			return fieldErr(fmt.Sprintf("%s[%d]", field, i), "longer than %d characters", MaxIDLen)
+		}
+	}
+	return nil
+}
+
+// namedText is one string field of an input, for checkTexts.
+type namedText struct{ field, value string }
+
+// checkTexts names the first field holding text alertbridge cannot store
+// (alert.CheckText).
+func checkTexts(prefix string, fields []namedText) error {
+	for _, f := range fields {
+		if err := alert.CheckText(f.value); err != nil {
+			return fieldErr(alert.JoinPath(prefix, f.field), "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkMap is checkTexts for a map such as labels: a bad value is named by
+// its key ("labels.team"), a bad key by the map and the key quoted.
+func checkMap(field string, m map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if err := alert.CheckText(k); err != nil {
+			return fieldErr(field, "the key %s %v", strconv.Quote(k), err)
+		}
+		if err := alert.CheckText(m[k]); err != nil {
+			return fieldErr(field+"."+k, "%v", err)
 		}
 	}
 	return nil

@@ -87,6 +87,11 @@ func Panther(body []byte, now time.Time) (*alert.Alert, error) {
 	if len(p.AlertContext) > 0 && string(p.AlertContext) != "null" {
 		a.Context = compact(p.AlertContext)
 	}
+	// Last, so that a field with a rule of its own (alertId, severity) is
+	// named by that rule; the names are the input's, as the schemas agree.
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

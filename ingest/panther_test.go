@@ -329,6 +329,21 @@ func TestPantherFieldErrors(t *testing.T) {
 		{"unknown field", "severty", `"HIGH"`, "severty"},
 		{"id too long", "id", `"` + strings.Repeat("i", ingest.MaxIDLen+1) + `"`, "id"},
 		{"version a number", "version", `1`, "version"},
+		// NUL is text PostgreSQL refuses; each field that carries one is named.
+		{"id with NUL", "id", `"Rule\u0000X"`, "id"},
+		{"alertId with NUL", "alertId", `"a\u0000b"`, "alertId"},
+		{"title with NUL", "title", `"HIGH\u0000"`, "title"},
+		{"name with NUL", "name", `"\u0000"`, "name"},
+		{"description with NUL", "description", `"d\u0000"`, "description"},
+		{"runbook with NUL", "runbook", `"\u0000"`, "runbook"},
+		{"version with NUL", "version", `"1\u0000"`, "version"},
+		{"severity with NUL", "severity", `"HIGH\u0000"`, "severity"},
+		{"tags[1] with NUL", "tags", `["a", "b\u0000"]`, "tags[1]"},
+		{"logTypes[0] with NUL", "logTypes", `["AWS\u0000"]`, "logTypes[0]"},
+		{"destinations[0] with NUL", "destinations", `["\u0000"]`, "destinations[0]"},
+		{"alertContext value with NUL", "alertContext", `{"ip": "\u0000"}`, "alertContext.ip"},
+		{"alertContext nested value with NUL", "alertContext", `{"a": [1, {"b": "\u0000"}]}`, "alertContext.a[1].b"},
+		{"alertContext key with NUL", "alertContext", `{"a": {"\u0000": 1}}`, "alertContext.a"},
 	}
 	if _, err := ingest.Panther([]byte(pantherBase), now); err != nil {
 		t.Fatalf("the base alert must parse: %v", err)
