@@ -5,7 +5,9 @@
 // The client makes one HTTP request per call and never retries or sleeps on
 // its own: the caller's durable job decides, so a retry is never hidden from
 // the job's accounting. A 429 closes the whole Site until its Retry-After has
-// passed, and every request on that Site waits for it before being sent.
+// passed, and every request on that Site waits for it before being sent; then
+// one request goes alone, and the rest follow once it is answered with
+// anything but another 429.
 package jira
 
 import (
@@ -274,11 +276,14 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		u += "?" + cl.query.Encode()
 	}
 
-	release, err := c.site.acquire(ctx)
+	done, err := c.site.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("jira: %s %s: waiting for the site: %w", cl.method, cl.path, err)
 	}
-	defer release()
+	// Whatever happens below, the site must hear of it: the requests held
+	// behind a probe wait for its answer, or for word that none came.
+	var ans answer
+	defer func() { done(ans) }()
 
 	// The timeout starts after queueing: time spent waiting for the site's
 	// limits is not Jira being slow.
@@ -315,17 +320,19 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		return fmt.Errorf("jira: %s %s: %w", cl.method, cl.path, err)
 	}
 	defer resp.Body.Close()
+	// The window is read from the headers at once: a 429 whose body fails to
+	// arrive has still closed the site.
+	now := c.site.now()
+	ans.status = resp.StatusCode
+	if resp.StatusCode == http.StatusTooManyRequests {
+		ans.until = now.Add(retryAfter(resp.Header, now))
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return fmt.Errorf("jira: %s %s: reading the %d answer: %w", cl.method, cl.path, resp.StatusCode, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		now := time.Now()
-		e := newError(reqInfo{method: cl.method, path: cl.path, project: cl.project, bearer: bearer, deployment: cl.dep}, resp, data, now)
-		if e.Status == http.StatusTooManyRequests {
-			c.site.Block(now.Add(e.RetryAfter))
-		}
-		return e
+		return newError(reqInfo{method: cl.method, path: cl.path, project: cl.project, bearer: bearer, deployment: cl.dep}, resp, data, now)
 	}
 	if cl.out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, cl.out); err != nil {

@@ -67,9 +67,10 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-// defaultRetryAfter is used when a 429 names no time: long enough not to
-// hammer a throttled site, short enough not to stall delivery.
-const defaultRetryAfter = 10 * time.Second
+// defaultRetryAfter is used when a 429 names no time. It can be short: after
+// the window one request goes alone to ask (see Site), so a guess that is too
+// short costs one more 429, not a burst of them.
+const defaultRetryAfter = time.Second
 
 // reqInfo is what the client knew about a request, for hints.
 type reqInfo struct {
@@ -115,18 +116,19 @@ func excerpt(b []byte) string {
 
 // retryAfter reads Retry-After (seconds or an HTTP date), else
 // X-RateLimit-Reset (an ISO 8601 time, or epoch seconds), else a default.
+// Either header is bounded by retryafter.Max: it closes the whole Site.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	if d, ok := retryafter.Parse(h.Get("Retry-After"), now); ok {
-		return d
+		return retryafter.Bound(d)
 	}
 	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05.000Z0700"} {
 			if t, err := time.Parse(layout, v); err == nil {
-				return max(t.Sub(now), 0)
+				return retryafter.Bound(t.Sub(now))
 			}
 		}
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 1e9 {
-			return max(time.Unix(n, 0).Sub(now), 0)
+			return retryafter.Bound(time.Unix(n, 0).Sub(now))
 		}
 	}
 	return defaultRetryAfter
