@@ -54,6 +54,18 @@ func TestResponseSamplesDecode(t *testing.T) {
 	if err := json.Unmarshal(read("spec-examples-cloud-v3", "addComment.response-201.json"), &cm); err != nil || cm.ID == "" || len(cm.Body) == 0 || cm.Author.AccountID == "" {
 		t.Errorf("comment: %+v %v", cm, err)
 	}
+	var page struct {
+		Comments []jira.CommentWithProperties
+		Total    int
+	}
+	if err := json.Unmarshal(read("go-atlassian-mocks", "get-issue-comments.json"), &page); err != nil || len(page.Comments) == 0 || page.Total == 0 ||
+		page.Comments[0].ID == "" || page.Comments[0].Created == "" || page.Comments[0].Author.AccountID == "" || len(page.Comments[0].Body) == 0 {
+		t.Errorf("comments page: %+v %v", page, err)
+	}
+	var one jira.CommentWithProperties
+	if err := json.Unmarshal(read("go-atlassian-mocks", "get-issue-comment-by-id.json"), &one); err != nil || one.ID == "" || one.Properties != nil {
+		t.Errorf("comment by id: %+v %v", one, err)
+	}
 	var si jira.ServerInfo
 	if err := json.Unmarshal(read("spec-examples-cloud-v3", "getServerInfo.response-200.json"), &si); err != nil || si.BaseURL == "" || si.Version == "" {
 		t.Errorf("serverInfo: %+v %v", si, err)

@@ -449,7 +449,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusBadGateway
 		}
 		serveHidden(r, FaultStoredServerError.String(), code)
-		writeError(w, code, []string{"Bad gateway (injected by the sandbox after storing the request's effect)"}, nil)
+		writeError(w, code, []string{http.StatusText(code) + " (injected by the sandbox after storing the request's effect)"}, nil)
 		return
 	}
 	if f != nil && f.Kind == FaultLostAnswer {

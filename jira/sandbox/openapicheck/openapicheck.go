@@ -116,7 +116,9 @@ func Load(dir string, d jira.Deployment) (*Checker, error) {
 // strings and labels arrays (COMPATIBILITY.md in the spec's source repo lists
 // this among its known defects), and an entity property's value as a
 // string, while Jira stores any JSON value there (its own example is a JSON
-// object, serialised into the string by the generator).
+// object, serialised into the string by the generator). The string comes
+// from the bean's getter; a comment create's setter reads each value as a
+// JSON object, so there the spec's own shape is the one Jira refuses.
 func relaxDC(doc *openapi3.T) {
 	if s := doc.Components.Schemas["EntityPropertyBean"]; s != nil && s.Value != nil {
 		if p := s.Value.Properties["value"]; p != nil {
