@@ -98,12 +98,16 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 		if cur.Status != alert.StatusResolved {
 			return res, nil
 		}
+		old := cur.Status
 		cur.Status, cur.UpdatedAt = alert.StatusOpen, now
 		res.Reopened = true
 		if err := tx.UpdateAlertState(ctx, cur); err != nil {
 			return res, err
 		}
-		return res, tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionReopened, Detail: "firing again"})
+		if err := tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionReopened, Detail: "firing again"}); err != nil {
+			return res, err
+		}
+		return res, s.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusOpen, Reopened: true})
 	}
 	d := route.Route(route.InputOf(a), s.routes())
 	action := alert.ActionRouted
@@ -148,10 +152,14 @@ func (s *Service) applyResolved(ctx context.Context, tx store.Tx, it Item, now t
 		res.Duplicate = true
 		return res, nil
 	}
+	old := cur.Status
 	detail := fmt.Sprintf("%s → %s", cur.Status, alert.StatusResolved)
 	cur.Status, cur.UpdatedAt = alert.StatusResolved, now
 	if err := tx.UpdateAlertState(ctx, cur); err != nil {
 		return res, err
 	}
-	return res, tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionStatusChanged, Detail: detail})
+	if err := tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionStatusChanged, Detail: detail}); err != nil {
+		return res, err
+	}
+	return res, s.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusResolved})
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -35,10 +34,16 @@ var (
 	ErrCommentLinked = errors.New("comment is linked to another alert")
 )
 
+// Deliveries queues deliveries in the caller's transaction (package
+// delivery does).
+type Deliveries interface {
+	Enqueue(ctx context.Context, tx store.Tx, ds []*store.Delivery) error
+}
+
 // Service runs the alert operations.
 type Service struct {
 	st    store.Store
-	q     *delivery.Queue
+	q     Deliveries
 	dests []Destination
 	now   func() time.Time
 	batch *store.Batcher
@@ -54,9 +59,11 @@ type Options struct {
 	Batch *store.Batcher
 	Now   func() time.Time
 	// OnChange is called inside the transaction of every status, assignee
-	// or comment change, after it is written, so that work it causes (such
-	// as syncing linked issues) is queued atomically with it; an error rolls
-	// the change back. The alerts package stays free of what that work is.
+	// or comment change, from whatever path (the API, a source resolving or
+	// re-firing an alert, a Jira webhook), after it is written, so that
+	// work it causes (such as syncing linked issues) is queued atomically
+	// with it; an error rolls the change back. The alerts package stays
+	// free of what that work is.
 	OnChange func(ctx context.Context, tx store.Tx, c Change) error
 }
 
@@ -76,6 +83,19 @@ type Change struct {
 	// Comment is set for a new or (CommentEdited) edited comment.
 	Comment       *alert.Comment
 	CommentEdited bool
+	// Reopened marks a source firing an alert again after it was resolved.
+	Reopened bool
+	// IssueStatus is the status Jira reported for the origin's issue, when
+	// the change came from a Jira webhook that said.
+	IssueStatus string
+}
+
+// changed hands a committed change to OnChange.
+func (s *Service) changed(ctx context.Context, tx store.Tx, c Change) error {
+	if s.onChange == nil {
+		return nil
+	}
+	return s.onChange(ctx, tx, c)
 }
 
 // DefaultBatcher is the group committer sized for the store: one writer on
@@ -90,7 +110,7 @@ func DefaultBatcher(st store.Store) *store.Batcher {
 }
 
 // New builds the service.
-func New(st store.Store, q *delivery.Queue, dests []Destination, opts Options) *Service {
+func New(st store.Store, q Deliveries, dests []Destination, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -184,6 +204,9 @@ type Patch struct {
 	// Origin is the destination the change came from (a Jira webhook), ""
 	// for the API.
 	Origin string
+	// IssueStatus is the status the origin's Jira reported for its issue;
+	// it is recorded as the issue's status whether or not the alert changes.
+	IssueStatus string
 }
 
 // Update applies a patch and records each change on the timeline.
@@ -196,7 +219,12 @@ func (s *Service) Update(ctx context.Context, alertID string, p Patch) (*Record,
 		}
 		now := s.now()
 		var events []alert.Event
-		ch := Change{AlertID: alertID, Actor: p.Actor, Origin: p.Origin}
+		ch := Change{AlertID: alertID, Actor: p.Actor, Origin: p.Origin, IssueStatus: p.IssueStatus}
+		if p.Origin != "" && p.IssueStatus != "" {
+			if err := tx.SetIssueStatus(ctx, alertID, p.Origin, p.IssueStatus); err != nil {
+				return err
+			}
+		}
 		if p.Status != nil && *p.Status != a.Status {
 			ch.OldStatus, ch.NewStatus = a.Status, *p.Status
 			events = append(events, alert.Event{At: now, Actor: p.Actor, Action: alert.ActionStatusChanged,
@@ -219,10 +247,8 @@ func (s *Service) Update(ctx context.Context, alertID string, p Patch) (*Record,
 					return err
 				}
 			}
-			if s.onChange != nil {
-				if err := s.onChange(ctx, tx, ch); err != nil {
-					return err
-				}
+			if err := s.changed(ctx, tx, ch); err != nil {
+				return err
 			}
 		}
 		r, err = readRecord(ctx, tx, alertID)
@@ -307,10 +333,7 @@ func (s *Service) CommentFrom(ctx context.Context, alertID, author, body, origin
 		if err := tx.AddEvent(ctx, alertID, alert.Event{At: now, Actor: author, Action: alert.ActionCommented, Detail: detail}); err != nil {
 			return err
 		}
-		if s.onChange != nil {
-			return s.onChange(ctx, tx, ch)
-		}
-		return nil
+		return s.changed(ctx, tx, ch)
 	})
 	if err != nil {
 		return nil, err

@@ -124,9 +124,19 @@ type Jira struct {
 	// SearchLag is how long a just-created issue may be missing from JQL
 	// results; zero means the deployment's default.
 	SearchLag time.Duration
+	// Reopen is what an alert firing again after its issue was closed does
+	// to the issue: ReopenTransition moves it back (to the status mapped
+	// for OPEN), ReopenOff leaves it closed.
+	Reopen string
 
 	Sync JiraSync
 }
+
+// What an alert firing again does to its closed issue.
+const (
+	ReopenTransition = "transition"
+	ReopenOff        = "off"
+)
 
 // Jira deployments and authentication schemes.
 const (

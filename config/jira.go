@@ -44,6 +44,7 @@ func (d *decoder) jira(b *block) *Jira {
 		RequestsPerSecond: b.positive("requests_per_second", 5),
 		Sync:              d.jiraSync(b.sub("sync")),
 		SearchLag:         b.duration("search_lag", 0, 0, 10*time.Minute),
+		Reopen:            b.choice("reopen", "reopen", ReopenTransition, ReopenTransition, ReopenOff),
 	}
 	if j.Auth == AuthBasic && j.Email == "" && !sandbox {
 		b.problem("email", "required when auth is basic (the user name on Data Center)")

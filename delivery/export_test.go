@@ -10,8 +10,8 @@ import (
 
 // Requeue puts another job on an existing delivery row, as a job whose
 // completion was lost would run again.
-func (q *Queue) Requeue(ctx context.Context, tx store.Tx, deliveryID int64) error {
-	return q.insertTx(ctx, tx, []river.InsertManyParams{{
-		Args: Args{DeliveryID: deliveryID}, InsertOpts: &river.InsertOpts{Queue: queueName},
-	}})
+func (d *Deliverer) Requeue(ctx context.Context, tx store.Tx, deliveryID int64) error {
+	return d.jobs.InsertTx(ctx, tx, river.InsertManyParams{
+		Args: Args{DeliveryID: deliveryID}, InsertOpts: &river.InsertOpts{Queue: Queue},
+	})
 }

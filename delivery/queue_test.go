@@ -16,6 +16,7 @@ import (
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/destination/webhook"
 	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -49,8 +50,34 @@ func (s *script) count() int {
 
 type fixture struct {
 	st  store.Store
-	q   *delivery.Queue
+	q   *delivery.Deliverer
 	rcv *script
+}
+
+// start builds a jobs layer and deliverer on st, starts them unless told
+// not to, and stops them when the test ends.
+func start(t *testing.T, st store.Store, cfg delivery.Config, run bool) (*jobs.Layer, *delivery.Deliverer) {
+	t.Helper()
+	ctx := context.Background()
+	l, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Queues: map[string]int{delivery.Queue: 10},
+		PollInterval: 20 * time.Millisecond, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := delivery.New(l, st, cfg)
+	d.Start(ctx)
+	if run {
+		if err := l.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = l.Stop(ctx)
+		d.Close()
+	})
+	return l, d
 }
 
 func newFixture(t *testing.T, driver string, maxAttempts int, answers ...int) *fixture {
@@ -59,23 +86,10 @@ func newFixture(t *testing.T, driver string, maxAttempts int, answers ...int) *f
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
 	st := testdb.Open(t, driver)
-	q, err := delivery.New(context.Background(), st, delivery.Config{
-		Notifiers:    map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL, Timeout: 5 * time.Second})},
-		MaxAttempts:  func(string) int { return maxAttempts },
-		Backoff:      func(int) time.Duration { return 10 * time.Millisecond },
-		PollInterval: 20 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = q.Stop(ctx)
-	})
+	_, q := start(t, st, delivery.Config{
+		Notifiers:   map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL, Timeout: 5 * time.Second})},
+		MaxAttempts: func(string) int { return maxAttempts },
+	}, true)
 	return &fixture{st: st, q: q, rcv: rcv}
 }
 
@@ -240,7 +254,7 @@ func TestConcurrentQueueStart(t *testing.T) {
 				return
 			}
 			defer st.Close()
-			if _, err := delivery.New(context.Background(), st, delivery.Config{}); err != nil {
+			if _, err := jobs.New(context.Background(), jobs.Config{DB: st.Handle()}); err != nil {
 				t.Error(err)
 				failed.Add(1)
 			}
@@ -263,15 +277,11 @@ func TestSQLiteOrphanedJobRunsAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	cfg := delivery.Config{
-		Notifiers:    map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL})},
-		PollInterval: 20 * time.Millisecond,
+		Notifiers: map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL})},
 	}
-	q, err := delivery.New(ctx, st, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, q := start(t, st, cfg, false)
 	f := &fixture{st: st, q: q, rcv: rcv}
 	d := f.enqueue(t, "orphan")
 	// As if a worker had taken the job and the process had died.
@@ -282,10 +292,9 @@ func TestSQLiteOrphanedJobRunsAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Start(ctx); err != nil {
+	if err := l.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer q.Stop(ctx)
 	if got := f.settle(t, d.ID, 10*time.Second); got.State != store.DeliveryDelivered {
 		t.Fatalf("state %s", got.State)
 	}
@@ -310,16 +319,9 @@ func TestShutdownMidDeliveryIsRecorded(t *testing.T) {
 		defer close(release)
 		st := testdb.Open(t, driver)
 		cfg := delivery.Config{
-			Notifiers:    map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL, Timeout: time.Minute})},
-			PollInterval: 20 * time.Millisecond,
+			Notifiers: map[string]destination.Notifier{"hook": webhook.New(webhook.Config{URL: srv.URL, Timeout: time.Minute})},
 		}
-		q, err := delivery.New(ctx, st, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := q.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		l, q := start(t, st, cfg, true)
 		f := &fixture{st: st, q: q, rcv: &script{}}
 		d := f.enqueue(t, "cut")
 		deadline := time.Now().Add(10 * time.Second)
@@ -327,22 +329,14 @@ func TestShutdownMidDeliveryIsRecorded(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		stopCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		_ = q.Stop(stopCtx) // graceful wait runs out; running work is cancelled
+		_ = l.Stop(stopCtx) // graceful wait runs out; running work is cancelled
 		cancel()
 		var got *store.Delivery
 		_ = st.View(ctx, func(tx store.Tx) (err error) { got, err = tx.GetDelivery(ctx, d.ID); return err })
 		if got.Attempts != 1 || got.State != store.DeliveryRetrying || got.LastError == "" {
 			t.Fatalf("after shutdown: %+v, want one recorded, retrying attempt", got)
 		}
-		q2, err := delivery.New(ctx, st, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := q2.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer q2.Stop(ctx)
-		f.q = q2
+		_, f.q = start(t, st, cfg, true)
 		if got := f.settle(t, d.ID, 15*time.Second); got.State != store.DeliveryDelivered || got.Attempts != 2 {
 			t.Fatalf("after restart: %+v, want delivered on attempt 2", got)
 		}

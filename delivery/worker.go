@@ -10,6 +10,7 @@ import (
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/destination"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -23,18 +24,23 @@ func (Args) Kind() string { return "deliver" }
 
 type worker struct {
 	river.WorkerDefaults[Args]
-	q *Queue
+	d *Deliverer
 }
 
+// claimLost is how long a run waits when another run claimed the delivery
+// between our read and our claim: that run is sending now, and its outcome
+// will be in the row soon.
+const claimLost = time.Second
+
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	st := w.q.st
+	dl := w.d
 	var (
 		d        *store.Delivery
 		a        *alert.Alert
 		issue    *alert.Issue
 		siblings []store.Delivery
 	)
-	err := st.View(ctx, func(tx store.Tx) (err error) {
+	err := dl.st.View(ctx, func(tx store.Tx) (err error) {
 		if d, err = tx.GetDelivery(ctx, job.Args.DeliveryID); err != nil {
 			return err
 		}
@@ -64,92 +70,102 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		// crash in between): nothing left to do.
 		return nil
 	}
-	n, ok := w.q.cfg.Notifiers[d.Destination]
+	n, ok := dl.cfg.Notifiers[d.Destination]
 	if !ok {
 		err := destination.Permanent(fmt.Errorf("destination %q is no longer configured", d.Destination))
 		return w.record(ctx, job, d, a, destination.Receipt{}, err)
 	}
-	attempt, last := w.prior(job, d, siblings)
+	before := *d
+	now := dl.cfg.Now().UTC()
+	var claimed bool
+	if err := dl.write(ctx, func(tx store.Tx) (err error) {
+		*d = before // a failed shared commit runs this again
+		claimed, err = tx.ClaimDelivery(ctx, d, now)
+		return err
+	}); err != nil {
+		return fmt.Errorf("claim delivery %d: %w", d.ID, err)
+	}
+	if !claimed {
+		return river.JobSnooze(claimLost)
+	}
 	start := time.Now()
 	receipt, nerr := n.Notify(ctx, destination.Notification{
 		Alert:       a,
 		DeliveryID:  d.ID,
-		Attempt:     attempt,
+		Attempt:     d.Attempts,
 		Test:        a.Source == alert.SourceTest,
 		Issue:       issue,
-		LastAttempt: last,
+		LastAttempt: w.lastSent(&before, siblings, now),
 	})
-	w.q.cfg.Metrics.observeAttempt(d.Destination, time.Since(start))
+	dl.cfg.Metrics.observeAttempt(d.Destination, time.Since(start))
 	// River cancels a job's context on a hard stop (with a cause of its
 	// own, so nerr need not say Canceled), and times it out at JobTimeout:
 	// the first is shutdown, the second a failed attempt like any other.
 	if nerr != nil && errors.Is(ctx.Err(), context.Canceled) {
 		// Cut short by shutdown, which is not the destination's fault: try
-		// again at the next start without spending River's budget. The
-		// attempt is still recorded, because it may have reached the
-		// destination, and the next one must know to look before it sends.
+		// again at the next start without spending an attempt of River's.
+		// The claim stays in the row, because the attempt may have reached
+		// the destination, and the next one must look before it sends.
 		return w.interrupted(context.WithoutCancel(ctx), d)
 	}
 	// The outcome is written even when the attempt's context has ended.
 	return w.record(context.WithoutCancel(ctx), job, d, a, receipt, nerr)
 }
 
-// prior tells the notifier how many attempts came before this one and when
-// the last of them may have sent something. Our delivery row counts the
-// attempts whose outcome was recorded; two kinds it cannot count:
+// lastSent tells the notifier when an earlier attempt may last have sent
+// something, from our rows alone (zero: no earlier attempt can have):
 //
-//   - River counts attempts that never reached record (the process died
-//     mid-delivery). Such an attempt may have sent anything up to the
-//     moment this process started.
-//   - Another delivery of the same alert to the same destination (before a
-//     manual dispatch) may have sent, unanswered, and left no link.
-func (w *worker) prior(job *river.Job[Args], d *store.Delivery, siblings []store.Delivery) (attempt int, last time.Time) {
-	attempt = d.Attempts + 1
-	if d.Attempts > 0 {
-		last = d.UpdatedAt
-	}
-	if job.Attempt > 1+len(job.Errors) {
-		attempt = max(attempt, 2)
-		if d.UpdatedAt.Before(w.q.started) {
-			last = w.q.started
+//   - an attempt whose outcome was recorded ended at the row's UpdatedAt;
+//   - an attempt that was claimed and never recorded (its process died, or
+//     it was cut short) may have sent until its start plus AttemptBound,
+//     and at the latest until now;
+//   - another delivery of the same alert to the same destination (before
+//     a manual dispatch) may have sent, unanswered, and left no link.
+func (w *worker) lastSent(d *store.Delivery, siblings []store.Delivery, now time.Time) time.Time {
+	var last time.Time
+	switch {
+	case !d.SendingSince.IsZero():
+		last = d.SendingSince.Add(w.d.cfg.AttemptBound)
+		if last.After(now) {
+			last = now
 		}
+	case d.Attempts > 0:
+		last = d.UpdatedAt
 	}
 	for _, o := range siblings {
 		if o.ID != d.ID && o.Destination == d.Destination && o.Attempts > 0 && o.State != store.DeliveryDelivered {
-			attempt = max(attempt, 2)
-			if o.UpdatedAt.After(last) {
-				last = o.UpdatedAt
+			if t := w.lastSent(&store.Delivery{Attempts: o.Attempts, SendingSince: o.SendingSince, UpdatedAt: o.UpdatedAt}, nil, now); t.After(last) {
+				last = t
 			}
 		}
 	}
-	return attempt, last
+	return last
 }
 
 // interrupted records an attempt cut short by shutdown and hands the job
 // back for the next start.
 func (w *worker) interrupted(ctx context.Context, d *store.Delivery) error {
-	d.Attempts++
-	d.UpdatedAt = time.Now().UTC()
+	d.UpdatedAt = w.d.cfg.Now().UTC()
 	d.State = store.DeliveryRetrying
 	d.LastError = "interrupted by shutdown; the destination may have received it"
-	if err := w.q.write(ctx, func(tx store.Tx) error { return tx.UpdateDelivery(ctx, d) }); err != nil {
+	if err := w.d.write(ctx, func(tx store.Tx) error { return tx.UpdateDelivery(ctx, d) }); err != nil {
 		return fmt.Errorf("record interrupted delivery %d: %w", d.ID, err)
 	}
 	return river.JobSnooze(0)
 }
 
-// record writes the attempt's outcome and tells River what to do next.
+// record writes the attempt's outcome and returns the jobs layer's decision.
 func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Delivery, a *alert.Alert, receipt destination.Receipt, nerr error) error {
-	now := time.Now().UTC()
-	d.Attempts++
-	d.UpdatedAt = now
+	dl := w.d
+	now := dl.cfg.Now().UTC()
+	d.UpdatedAt, d.SendingSince = now, time.Time{}
+	decision := jobs.Decide(nerr, job.Attempt, job.MaxAttempts)
 	var (
-		next    error
 		outcome string
 		event   *alert.Event
 	)
-	switch delay, snooze := destination.RetryDelay(nerr); {
-	case nerr == nil:
+	switch decision.Kind {
+	case jobs.Done:
 		d.State, d.LastError, outcome = store.DeliveryDelivered, "", "delivered"
 		detail := d.Destination
 		if receipt.Issue != nil {
@@ -159,24 +175,16 @@ func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Deli
 			detail += " (" + receipt.Detail + ")"
 		}
 		event = &alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionDelivered, Detail: detail}
-	case destination.IsPermanent(nerr):
+	case jobs.Cancel, jobs.GiveUp:
 		d.State, d.LastError, outcome = store.DeliveryFailed, nerr.Error(), "failed"
-		next = river.JobCancel(nerr)
-	case snooze:
-		d.State, d.LastError, outcome = store.DeliveryRetrying, nerr.Error(), "snoozed"
-		next = river.JobSnooze(delay)
-	case job.Attempt >= job.MaxAttempts:
-		d.State, d.LastError, outcome = store.DeliveryFailed, nerr.Error(), "failed"
-		next = nerr
-	default:
-		d.State, d.LastError, outcome = store.DeliveryRetrying, nerr.Error(), "retry"
-		next = nerr
-	}
-	if d.State == store.DeliveryFailed {
 		event = &alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionDeliveryFailed,
 			Detail: fmt.Sprintf("%s after %d attempts: %s", d.Destination, d.Attempts, d.LastError)}
+	case jobs.Snooze:
+		d.State, d.LastError, outcome = store.DeliveryRetrying, nerr.Error(), "snoozed"
+	default:
+		d.State, d.LastError, outcome = store.DeliveryRetrying, nerr.Error(), "retry"
 	}
-	err := w.q.write(ctx, func(tx store.Tx) error {
+	err := dl.write(ctx, func(tx store.Tx) error {
 		if err := tx.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}
@@ -185,6 +193,11 @@ func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Deli
 			is.Destination = d.Destination
 			if err := tx.UpsertIssue(ctx, d.AlertID, is); err != nil {
 				return err
+			}
+			if dl.cfg.OnLinked != nil {
+				if err := dl.cfg.OnLinked(ctx, tx, d.AlertID, d.Destination); err != nil {
+					return err
+				}
 			}
 		}
 		if event != nil {
@@ -197,11 +210,11 @@ func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Deli
 	if err != nil {
 		return fmt.Errorf("record delivery %d: %w", d.ID, err)
 	}
-	w.q.health.note(d.Destination, now, d.LastError)
-	w.q.cfg.Metrics.observeOutcome(d, outcome, a, now)
+	dl.health.note(d.Destination, now, d.LastError)
+	dl.cfg.Metrics.observeOutcome(d, outcome, a, now)
 	if nerr != nil {
-		w.q.cfg.Logger.Warn("delivery attempt failed", "destination", d.Destination, "alert_id", d.AlertID,
+		dl.cfg.Logger.Warn("delivery attempt failed", "destination", d.Destination, "alert_id", d.AlertID,
 			"delivery_id", d.ID, "attempt", d.Attempts, "state", d.State, "error", nerr)
 	}
-	return next
+	return decision.River()
 }

@@ -1,7 +1,8 @@
 // Package destination defines what every alert destination implements, and
-// the small vocabulary a destination uses to tell the delivery worker whether
-// a failure is worth retrying. Retry decisions are made in one place, the
-// worker in package delivery; destinations only classify their errors.
+// the small vocabulary a destination uses to say whether a failure is worth
+// retrying. Retry decisions are made in one place, package jobs (which reads
+// this vocabulary through its Permanent and RetryAfter methods);
+// destinations only classify their errors.
 package destination
 
 import (
@@ -54,6 +55,9 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
+// Permanent tells the jobs layer not to retry.
+func (e *permanentError) Permanent() bool { return true }
+
 // Permanent marks err as not worth retrying (bad credentials, a rejected
 // payload): the delivery fails at once with err as its last error.
 func Permanent(err error) error {
@@ -80,6 +84,9 @@ func (e *RetryAfterError) Error() string {
 	return fmt.Sprintf("%v (retry after %s)", e.Err, e.Delay)
 }
 func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter tells the jobs layer how long to wait, without spending an attempt.
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.Delay }
 
 // RetryAfter wraps err with a delay before the next attempt.
 func RetryAfter(err error, d time.Duration) error {

@@ -26,6 +26,7 @@ import (
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/httpapi"
 	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -71,7 +72,7 @@ type env struct {
 	stopServer func()
 }
 
-func newEnv(t *testing.T, driver string, o options) *env {
+func newEnv(t testing.TB, driver string, o options) *env {
 	t.Helper()
 	// The server's log (expected delivery failures included) is only worth
 	// reading when a test fails.
@@ -108,22 +109,26 @@ func newEnv(t *testing.T, driver string, o options) *env {
 	reg := prometheus.NewRegistry()
 	// Ingest and delivery outcomes share one group committer, as in serve.go.
 	batch := alerts.DefaultBatcher(st)
-	q, err := delivery.New(ctx, st, delivery.Config{
-		Batch:       batch,
-		Notifiers:   notifiers,
-		MaxAttempts: func(string) int { return 5 },
-		JobTimeout:  35 * time.Second, // serve.go's rule: the 5s webhook timeout plus 30s
-		Logger:      logger,
-		Metrics:     delivery.NewMetrics(reg, st),
+	jl, err := jobs.New(ctx, jobs.Config{
+		DB: st.Handle(), Queues: map[string]int{delivery.Queue: 50},
+		JobTimeout: 35 * time.Second, // serve.go's rule: the 5s webhook timeout plus 30s
 		// A retry comes at once, so a test waits on the retry itself and
 		// not on the production schedule of seconds to minutes.
-		Backoff:     func(int) time.Duration { return 10 * time.Millisecond },
-		HealthFlush: 10 * time.Millisecond,
+		Backoff: func(int) time.Duration { return 10 * time.Millisecond },
+		Logger:  logger,
 	})
 	if err != nil {
 		batch.Close()
 		t.Fatal(err)
 	}
+	q := delivery.New(jl, st, delivery.Config{
+		Batch:       batch,
+		Notifiers:   notifiers,
+		MaxAttempts: func(string) int { return 5 },
+		Logger:      logger,
+		Metrics:     delivery.NewMetrics(reg, st),
+		HealthFlush: 10 * time.Millisecond,
+	})
 	svc := alerts.New(st, q, dests, alerts.Options{Batch: batch})
 	var pipeline *detection.Pipeline
 	if o.rules != "" {
@@ -142,7 +147,8 @@ func newEnv(t *testing.T, driver string, o options) *env {
 	})
 	srv := httptest.NewServer(api)
 	e.url = srv.URL
-	if err := q.Start(ctx); err != nil {
+	q.Start(ctx)
+	if err := jl.Start(ctx); err != nil {
 		srv.Close()
 		batch.Close()
 		t.Fatal(err)
@@ -153,9 +159,10 @@ func newEnv(t *testing.T, driver string, o options) *env {
 	e.stopQueue = sync.OnceFunc(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := q.Stop(sctx); err != nil {
-			t.Errorf("stop delivery queue: %v", err)
+		if err := jl.Stop(sctx); err != nil {
+			t.Errorf("stop jobs: %v", err)
 		}
+		q.Close()
 		batch.Close()
 	})
 	t.Cleanup(func() {
@@ -186,7 +193,7 @@ type receiver struct {
 	got     []hit
 }
 
-func newReceiver(t *testing.T, replies []reply) *receiver {
+func newReceiver(t testing.TB, replies []reply) *receiver {
 	r := &receiver{replies: slices.Clone(replies)}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)

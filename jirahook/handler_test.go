@@ -26,6 +26,7 @@ import (
 	"github.com/alertbridge/alertbridge/internal/upstream"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jirahook"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -84,12 +85,14 @@ func newEnv(t *testing.T, driver string, users map[string]jira.User) *env {
 	st := testdb.Open(t, driver)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	batch := alerts.DefaultBatcher(st)
-	q, err := delivery.New(ctx, st, delivery.Config{Batch: batch, Logger: logger,
-		MaxAttempts: func(string) int { return 1 }, JobTimeout: time.Second,
-		Metrics: delivery.NewMetrics(prometheus.NewRegistry(), st)})
+	// The jobs are never started: deliveries and syncs are only stored.
+	jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := delivery.New(jl, st, delivery.Config{Batch: batch, Logger: logger,
+		MaxAttempts: func(string) int { return 1 },
+		Metrics:     delivery.NewMetrics(prometheus.NewRegistry(), st)})
 	t.Cleanup(batch.Close)
 	dests := []alerts.Destination{{Destination: route.Destination{Name: "sec"}, Type: "jira"},
 		{Destination: route.Destination{Name: "oneway"}, Type: "jira"}}

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
@@ -24,6 +22,7 @@ import (
 	"github.com/alertbridge/alertbridge/jira/sandbox"
 	"github.com/alertbridge/alertbridge/jirahook"
 	"github.com/alertbridge/alertbridge/jirasync"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -127,20 +126,19 @@ func newE2E(t testing.TB, driver string, layout []siteSpec) *e2e {
 			hdests = append(hdests, &jirahook.Destination{Name: d, Secret: hookSecret, Sync: twoWay(), Jira: s.bot})
 		}
 	}
-	syncer := jirasync.New(x.st, sdests, jirasync.Options{})
-	register, queues := syncer.Register, map[string]river.QueueConfig{jirasync.Queue: jirasync.QueueConfig()}
-	q, err := delivery.New(ctx, x.st, delivery.Config{Register: register, ExtraQueues: queues})
+	jl, err := jobs.New(ctx, jobs.Config{DB: x.st.Handle(), Queues: map[string]int{jirasync.Queue: 20, delivery.Queue: 5}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	syncer.SetQueue(q)
-	if err := q.Start(ctx); err != nil {
+	syncer := jirasync.New(jl, x.st, sdests, jirasync.Options{})
+	q := delivery.New(jl, x.st, delivery.Config{OnLinked: syncer.OnLinked})
+	if err := jl.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = q.Stop(sctx)
+		_ = jl.Stop(sctx)
 	})
 	x.svc = alerts.New(x.st, q, nil, alerts.Options{OnChange: syncer.OnChange})
 	t.Cleanup(x.svc.Close)

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
@@ -18,6 +16,7 @@ import (
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/sandbox"
 	"github.com/alertbridge/alertbridge/jirasync"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -62,23 +61,20 @@ func newHarness(t *testing.T, dep jira.Deployment, opts sandbox.Options, sync co
 	client := jira.New(jira.Config{BaseURL: sb.URL(), Deployment: dep, User: user, Token: sandbox.DefaultUser.Token, Timeout: 2 * time.Second})
 
 	st := testdb.Open(t, "sqlite")
-	syncer := jirasync.New(st, []jirasync.Destination{{Name: dest, Client: client, Sync: sync}}, jirasync.Options{Logger: slog.New(slog.DiscardHandler)})
-	q, err := delivery.New(ctx, st, delivery.Config{
-		Register:    syncer.Register,
-		ExtraQueues: map[string]river.QueueConfig{jirasync.Queue: jirasync.QueueConfig()},
-		Backoff:     func(int) time.Duration { return 50 * time.Millisecond },
-	})
+	jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Queues: map[string]int{jirasync.Queue: 20, delivery.Queue: 5},
+		Backoff: func(int) time.Duration { return 50 * time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	syncer.SetQueue(q)
-	if err := q.Start(ctx); err != nil {
+	syncer := jirasync.New(jl, st, []jirasync.Destination{{Name: dest, Client: client, Sync: sync}}, jirasync.Options{Logger: slog.New(slog.DiscardHandler)})
+	q := delivery.New(jl, st, delivery.Config{OnLinked: syncer.OnLinked})
+	if err := jl.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = q.Stop(sctx)
+		_ = jl.Stop(sctx)
 	})
 	svc := alerts.New(st, q, nil, alerts.Options{OnChange: syncer.OnChange})
 	t.Cleanup(svc.Close)

@@ -110,6 +110,21 @@ type Tx interface {
 	// by issue key or id; ErrNotFound when none is.
 	AlertByIssue(ctx context.Context, destination, key, id string) (string, error)
 
+	// BumpSync, GetSync, LockSync and PutSync keep reconciliation's
+	// per-pair state; SetIssueStatus records what Jira last said of an
+	// issue's status; the outbound comments are what alertbridge writes on
+	// issues, with what is known of each send.
+	BumpSync(ctx context.Context, alertID, destination string) error
+	GetSync(ctx context.Context, alertID, destination string) (*SyncState, error)
+	LockSync(ctx context.Context, alertID, destination string) (*SyncState, error)
+	PutSync(ctx context.Context, s *SyncState) error
+	SetIssueStatus(ctx context.Context, alertID, destination, status string) error
+	AddOutboundComment(ctx context.Context, c *OutboundComment) error
+	UpdateOutboundComment(ctx context.Context, c *OutboundComment) error
+	ListOutboundComments(ctx context.Context, alertID, destination string) ([]OutboundComment, error)
+	// ClaimDelivery counts an attempt and notes its start before it sends.
+	ClaimDelivery(ctx context.Context, d *Delivery, at time.Time) (bool, error)
+
 	// AdvisoryLock serialises a critical section (migrations) across
 	// replicas until the transaction ends. On SQLite the single writer
 	// already does.
@@ -147,6 +162,9 @@ type Delivery struct {
 	LastError   string        `json:"lastError"`
 	CreatedAt   time.Time     `json:"createdAt"`
 	UpdatedAt   time.Time     `json:"updatedAt"`
+	// SendingSince is when the attempt that may be sending began (see
+	// ClaimDelivery); zero once its outcome is recorded.
+	SendingSince time.Time `json:"-"`
 }
 
 // Health is a destination's most recent outcomes.

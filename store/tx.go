@@ -267,16 +267,18 @@ func (t *tx) InsertDelivery(ctx context.Context, d *Delivery) error {
 	return nil
 }
 
-const deliveryColumns = `id, alert_id, destination, reason, state, attempts, last_error, created_at, updated_at`
+const deliveryColumns = `id, alert_id, destination, reason, state, attempts, last_error, created_at, updated_at, sending_since`
 
 func scanDelivery(r interface{ Scan(...any) error }) (Delivery, error) {
 	var (
 		d                Delivery
 		state            string
 		created, updated int64
+		sending          int64
 	)
-	err := r.Scan(&d.ID, &d.AlertID, &d.Destination, &d.Reason, &state, &d.Attempts, &d.LastError, &created, &updated)
+	err := r.Scan(&d.ID, &d.AlertID, &d.Destination, &d.Reason, &state, &d.Attempts, &d.LastError, &created, &updated, &sending)
 	d.State, d.CreatedAt, d.UpdatedAt = DeliveryState(state), fromMicros(created), fromMicros(updated)
+	d.SendingSince = fromMicros(sending)
 	return d, err
 }
 
@@ -289,8 +291,8 @@ func (t *tx) GetDelivery(ctx context.Context, id int64) (*Delivery, error) {
 }
 
 func (t *tx) UpdateDelivery(ctx context.Context, d *Delivery) error {
-	_, err := t.q.exec(ctx, `UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, updated_at = ? WHERE id = ?`,
-		string(d.State), d.Attempts, d.LastError, micros(d.UpdatedAt), d.ID)
+	_, err := t.q.exec(ctx, `UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, updated_at = ?, sending_since = ? WHERE id = ?`,
+		string(d.State), d.Attempts, d.LastError, micros(d.UpdatedAt), micros(d.SendingSince), d.ID)
 	if err != nil {
 		return fmt.Errorf("update delivery %d: %w", d.ID, err)
 	}

@@ -28,9 +28,9 @@ func loadRules(cfg *config.Config) (*detect.RuleSet, error) {
 	return rs, nil
 }
 
-// sourceJobs are the pollers' River jobs: the worker, one periodic job per
-// source, and their queue. Pollers join once the alert service exists.
-func sourceJobs(cfg *config.Config) (*atlassian.Jobs, []*river.PeriodicJob, map[string]river.QueueConfig) {
+// sourceJobs are the pollers' jobs: the worker and one periodic job per
+// source. Pollers join once the alert service exists.
+func sourceJobs(cfg *config.Config) (*atlassian.Jobs, []*river.PeriodicJob) {
 	jobs := atlassian.NewJobs()
 	var periodic []*river.PeriodicJob
 	for _, s := range cfg.Sources {
@@ -38,7 +38,7 @@ func sourceJobs(cfg *config.Config) (*atlassian.Jobs, []*river.PeriodicJob, map[
 			periodic = append(periodic, atlassian.PeriodicJob(s.Name, s.PollInterval))
 		}
 	}
-	return jobs, periodic, map[string]river.QueueConfig{atlassian.Queue: atlassian.QueueConfig()}
+	return jobs, periodic
 }
 
 func addPollers(cfg *config.Config, jobs *atlassian.Jobs, st store.Store, svc *alerts.Service, p *detection.Pipeline, logger *slog.Logger) {

@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/riverqueue/river"
-
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/jirasync"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/store"
 )
 
-// newSyncer builds the outbound Jira sync for the destinations that sync
-// anything. Its clients share each site's rate limit with the notifiers.
-func newSyncer(cfg *config.Config, jenv *jiraEnv, st store.Store, logger *slog.Logger) (*jirasync.Syncer, error) {
+// newSyncer builds the Jira sync for the destinations that sync anything.
+// Its clients share each site's rate limit with the notifiers.
+func newSyncer(cfg *config.Config, jenv *jiraEnv, l *jobs.Layer, st store.Store, logger *slog.Logger) (*jirasync.Syncer, error) {
 	var dests []jirasync.Destination
 	for _, d := range cfg.Destinations {
 		if d.Type != config.TypeJira || d.Jira == nil {
@@ -23,21 +22,7 @@ func newSyncer(cfg *config.Config, jenv *jiraEnv, st store.Store, logger *slog.L
 		if err != nil {
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}
-		dests = append(dests, jirasync.Destination{Name: d.Name, Client: c, Sync: d.Jira.Sync})
+		dests = append(dests, jirasync.Destination{Name: d.Name, Client: c, Sync: d.Jira.Sync, Reopen: d.Jira.Reopen})
 	}
-	return jirasync.New(st, dests, jirasync.Options{Logger: logger}), nil
-}
-
-// withSync adds the sync worker and queue to the other job kinds' hooks.
-func withSync(register func(*river.Workers), queues map[string]river.QueueConfig, s *jirasync.Syncer) (func(*river.Workers), map[string]river.QueueConfig) {
-	out := map[string]river.QueueConfig{jirasync.Queue: jirasync.QueueConfig()}
-	for k, v := range queues {
-		out[k] = v
-	}
-	return func(w *river.Workers) {
-		if register != nil {
-			register(w)
-		}
-		s.Register(w)
-	}, out
+	return jirasync.New(l, st, dests, jirasync.Options{Logger: logger}), nil
 }

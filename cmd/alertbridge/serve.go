@@ -26,7 +26,10 @@ import (
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/httpapi"
 	"github.com/alertbridge/alertbridge/jirahook"
+	"github.com/alertbridge/alertbridge/jirasync"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/route"
+	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -110,28 +113,30 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	sources, periodic, sourceQueues := sourceJobs(cfg)
-	syncer, err := newSyncer(cfg, jenv, st, logger)
-	if err != nil {
-		return err
-	}
-	register, queues := withSync(sources.Register, sourceQueues, syncer)
-	q, err := delivery.New(ctx, st, delivery.Config{
-		Register:    register,
-		Periodic:    periodic,
-		ExtraQueues: queues,
-		Batch:       batch,
-		Notifiers:   notifiers,
-		MaxAttempts: maxAttempts(cfg),
-		JobTimeout:  jobTimeout(cfg),
-		Backoff:     backoffFromEnv(logger),
-		Logger:      logger,
-		Metrics:     delivery.NewMetrics(reg, st),
+	sources, periodic := sourceJobs(cfg)
+	timeout := jobTimeout(cfg)
+	jl, err := jobs.New(ctx, jobs.Config{
+		DB: st.Handle(), ID: replicaID(cfg), Periodic: periodic,
+		Queues:     map[string]int{delivery.Queue: 50, jirasync.Queue: 20, atlassian.Queue: atlassian.Workers},
+		JobTimeout: timeout, Backoff: backoffFromEnv(logger), Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
-	syncer.SetQueue(q)
+	sources.Register(jl)
+	syncer, err := newSyncer(cfg, jenv, jl, st, logger)
+	if err != nil {
+		return err
+	}
+	q := delivery.New(jl, st, delivery.Config{
+		Batch:        batch,
+		Notifiers:    notifiers,
+		MaxAttempts:  maxAttempts(cfg),
+		AttemptBound: timeout,
+		OnLinked:     syncer.OnLinked,
+		Logger:       logger,
+		Metrics:      delivery.NewMetrics(reg, st),
+	})
 	svc := alerts.New(st, q, serviceDestinations(cfg), alerts.Options{Batch: batch, OnChange: syncer.OnChange})
 	pipeline := detection.New(detection.Config{Rules: rules, Service: svc, Logger: logger})
 	addPollers(cfg, sources, st, svc, pipeline, logger)
@@ -163,9 +168,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	// The queue outlives ctx: on SIGTERM it is stopped gracefully below,
+	// The jobs outlive ctx: on SIGTERM they are stopped gracefully below,
 	// letting deliveries in flight finish, rather than cancelled with ctx.
-	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
+	q.Start(context.WithoutCancel(ctx))
+	defer q.Close()
+	if err := jl.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	serveErr := make(chan error, 1)
@@ -185,9 +192,10 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("requests still running at the shutdown deadline", "error", err)
 	}
-	if err := q.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		logger.Warn("stopping the delivery queue", "error", err)
+	if err := jl.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("stopping the jobs", "error", err)
 	}
+	q.Close()
 	// Last: the queue's workers record their outcomes through it.
 	batch.Close()
 	logger.Info("alertbridge stopped")
@@ -234,9 +242,9 @@ func maxAttempts(cfg *config.Config) func(string) int {
 	}
 }
 
-// jobTimeout bounds one delivery attempt a little past the longest
-// destination timeout, so River only steps in when a destination hangs
-// beyond its own limit.
+// jobTimeout bounds one run of a job a little past the longest destination
+// timeout, so River only steps in when a destination hangs beyond its own
+// limit.
 func jobTimeout(cfg *config.Config) time.Duration {
 	longest := 10 * time.Second
 	for _, d := range cfg.Destinations {
@@ -250,6 +258,17 @@ func jobTimeout(cfg *config.Config) time.Duration {
 		}
 	}
 	return longest + 30*time.Second
+}
+
+// replicaID names this replica to the others: stable across restarts, so
+// that a restarted replica takes back at once the jobs it was running, and
+// distinct between replicas on one host, which listen on different ports.
+func replicaID(cfg *config.Config) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "alertbridge"
+	}
+	return host + "/" + cfg.Server.Listen
 }
 
 func serviceDestinations(cfg *config.Config) []alerts.Destination {

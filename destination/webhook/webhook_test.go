@@ -16,6 +16,7 @@ import (
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/destination/webhook"
+	"github.com/alertbridge/alertbridge/internal/retryafter"
 )
 
 func sample() *alert.Alert {
@@ -97,8 +98,8 @@ func TestNotifyClassifiesAnswers(t *testing.T) {
 		{code: 500},
 		{code: 503},
 		{code: 429, retryAfter: "7", delay: 7 * time.Second},
-		{code: 429, delay: 30 * time.Second}, // no header: a default wait
-		{code: 429, retryAfter: "999999", delay: time.Hour},
+		{code: 429, delay: 30 * time.Second},                     // no header: a default wait
+		{code: 429, retryAfter: "999999", delay: retryafter.Max}, // bounded like every Retry-After
 	}
 	for _, tt := range tests {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/alertbridge/alertbridge/jobs"
 )
 
 // Queue is the River queue source polls run on.
@@ -29,7 +31,7 @@ type Jobs struct {
 }
 
 // NewJobs makes an empty set; pollers are added once the service they
-// write through exists, which is after the queue is built.
+// write through exists.
 func NewJobs() *Jobs { return &Jobs{pollers: map[string]*Poller{}} }
 
 // Add makes a poller available to the jobs of its source.
@@ -39,11 +41,11 @@ func (j *Jobs) Add(p *Poller) {
 	j.pollers[p.Name()] = p
 }
 
-// Register adds the poll worker to the queue's workers.
-func (j *Jobs) Register(w *river.Workers) { river.AddWorker(w, &pollWorker{jobs: j}) }
+// Register adds the poll worker to the jobs layer.
+func (j *Jobs) Register(l *jobs.Layer) { jobs.Add(l, &pollWorker{jobs: j}) }
 
-// QueueConfig is the River queue the polls need.
-func QueueConfig() river.QueueConfig { return river.QueueConfig{MaxWorkers: 4} }
+// Workers is how many polls run at once on one replica.
+const Workers = 4
 
 // PeriodicJob schedules a source's polls every interval, the first at start.
 func PeriodicJob(source string, every time.Duration) *river.PeriodicJob {

@@ -22,6 +22,7 @@ import (
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/internal/upstream"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -163,10 +164,11 @@ func newEnv(t *testing.T, driver string) *env {
 	batch := alerts.DefaultBatcher(st)
 	t.Cleanup(batch.Close)
 	// The queue is never started: the alerts' deliveries are only stored.
-	q, err := delivery.New(ctx, st, delivery.Config{Batch: batch})
+	jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := delivery.New(jl, st, delivery.Config{Batch: batch})
 	svc := alerts.New(st, q, nil, alerts.Options{Batch: batch})
 	_, file, _, _ := runtime.Caller(0)
 	rs, err := detect.LoadDir(filepath.Join(filepath.Dir(file), "..", "..", "rules"))

@@ -1,0 +1,132 @@
+// Package delivery carries alerts to destinations as durable jobs. A job is
+// written in the same transaction as the change that caused it, so an
+// accepted alert always has its deliveries. Each attempt is claimed in the
+// delivery's own row before anything is sent, so a later attempt knows from
+// our rows alone whether an earlier one may have reached the destination;
+// the jobs layer decides retries from the error a destination classifies.
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/alertbridge/alertbridge/destination"
+	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+// Queue is the jobs queue deliveries run on.
+const Queue = "deliver"
+
+// Config tunes deliveries. Zero values take the defaults noted.
+type Config struct {
+	// Notifiers maps destination names to their notifiers.
+	Notifiers map[string]destination.Notifier
+	// MaxAttempts gives a destination's attempt budget; default 12.
+	MaxAttempts func(destination string) int
+	// AttemptBound is the longest one attempt can have gone on sending
+	// (the jobs' timeout): an attempt that died mid-send cannot have
+	// reached the destination later than its start plus this. Default 1m.
+	AttemptBound time.Duration
+	Logger       *slog.Logger
+	Metrics      *Metrics
+	// Batch, when set, group-commits each attempt's claim and outcome with
+	// other writes, so that deliveries finishing together share one commit.
+	Batch *store.Batcher
+	// OnLinked is called in the transaction that links an alert to the
+	// issue a delivery created or found, so that what the issue must
+	// follow (changes made before it existed) is queued with the link.
+	OnLinked func(ctx context.Context, tx store.Tx, alertID, destination string) error
+	// HealthFlush is how often destinations' last success and error are
+	// written; default 1s.
+	HealthFlush time.Duration
+	Now         func() time.Time // tests
+}
+
+// Deliverer enqueues and works deliveries.
+type Deliverer struct {
+	st         store.Store
+	jobs       *jobs.Layer
+	cfg        Config
+	health     healthNotes
+	stopHealth context.CancelFunc
+	healthDone chan struct{}
+}
+
+// New registers the delivery worker with the jobs layer.
+func New(l *jobs.Layer, st store.Store, cfg Config) *Deliverer {
+	if cfg.MaxAttempts == nil {
+		cfg.MaxAttempts = func(string) int { return 12 }
+	}
+	if cfg.AttemptBound <= 0 {
+		cfg.AttemptBound = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HealthFlush <= 0 {
+		cfg.HealthFlush = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	d := &Deliverer{st: st, jobs: l, cfg: cfg}
+	jobs.Add(l, &worker{d: d})
+	return d
+}
+
+// Start begins writing destination health; the jobs layer runs the
+// deliveries themselves.
+func (d *Deliverer) Start(ctx context.Context) {
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopHealth, d.healthDone = cancel, make(chan struct{})
+	go func() {
+		defer close(d.healthDone)
+		d.health.run(hctx, d.st, d.cfg.HealthFlush, func(err error) {
+			d.cfg.Logger.Warn("write destination health", "error", err)
+		})
+	}()
+}
+
+// Close writes the last health notes; call it once the jobs layer stopped.
+func (d *Deliverer) Close() {
+	if d.stopHealth != nil {
+		d.stopHealth()
+		<-d.healthDone
+		d.stopHealth = nil
+	}
+}
+
+// Enqueue stores each delivery and its job inside tx. The deliveries' IDs are
+// set on return.
+func (d *Deliverer) Enqueue(ctx context.Context, tx store.Tx, ds []*store.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(ds))
+	for i, del := range ds {
+		if err := tx.InsertDelivery(ctx, del); err != nil {
+			return err
+		}
+		params[i] = river.InsertManyParams{
+			Args:       Args{DeliveryID: del.ID},
+			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: d.cfg.MaxAttempts(del.Destination)},
+		}
+	}
+	if err := d.jobs.InsertFastTx(ctx, tx, params...); err != nil {
+		return fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
+	}
+	return nil
+}
+
+// write runs fn in the shared group commit, or in a transaction of its own.
+func (d *Deliverer) write(ctx context.Context, fn func(store.Tx) error) error {
+	if d.cfg.Batch != nil {
+		return d.cfg.Batch.Do(ctx, fn)
+	}
+	return d.st.InTx(ctx, fn)
+}
