@@ -154,8 +154,32 @@ func viewOf(r *alerts.Record) alertView {
 	return alertView{Alert: r.Alert, Assignee: r.Alert.Assignee, Comments: r.Comments, Issues: r.Issues, Deliveries: r.Deliveries, Timeline: r.Timeline}
 }
 
+// pathText is a path value checked as text alertbridge can store: the
+// router decodes %00 and %C0%80 into the bytes themselves, which PostgreSQL
+// refuses even in a lookup, so an alertId no alert can have would otherwise
+// be a 500 there and a 404 on SQLite.
+func pathText(r *http.Request, name string) (string, error) {
+	v := r.PathValue(name)
+	if err := alert.CheckText(v); err != nil {
+		return "", badField(name, err.Error())
+	}
+	return v, nil
+}
+
+// checkText is alert.CheckText for one field of a request body.
+func checkText(field, v string) error {
+	if err := alert.CheckText(v); err != nil {
+		return badField(field, err.Error())
+	}
+	return nil
+}
+
 func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) error {
-	rec, err := s.cfg.Service.Get(r.Context(), r.PathValue("alertId"))
+	id, err := pathText(r, "alertId")
+	if err != nil {
+		return err
+	}
+	rec, err := s.cfg.Service.Get(r.Context(), id)
 	if err != nil {
 		return alertErr(err, r)
 	}
@@ -249,6 +273,9 @@ func decodeStrict(r *http.Request, v any) error {
 }
 
 func checkPerson(field, v string) error {
+	if err := checkText(field, v); err != nil {
+		return err
+	}
 	if len(v) > 256 || strings.ContainsFunc(v, unicode.IsControl) {
 		return badField(field, "must be at most 256 characters without control characters")
 	}
@@ -256,6 +283,10 @@ func checkPerson(field, v string) error {
 }
 
 func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathText(r, "alertId")
+	if err != nil {
+		return err
+	}
 	var body struct {
 		Status   *string `json:"status"`
 		Assignee *string `json:"assignee"`
@@ -283,7 +314,7 @@ func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
 	if err := checkPerson("actor", p.Actor); err != nil {
 		return err
 	}
-	rec, err := s.cfg.Service.Update(r.Context(), r.PathValue("alertId"), p)
+	rec, err := s.cfg.Service.Update(r.Context(), id, p)
 	if err != nil {
 		return alertErr(err, r)
 	}
@@ -303,6 +334,10 @@ func (s *Server) actor(r *http.Request, given *string) string {
 const MaxCommentBytes = 32767
 
 func (s *Server) postComment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathText(r, "alertId")
+	if err != nil {
+		return err
+	}
 	var body struct {
 		Body   *string `json:"body"`
 		Author *string `json:"author"`
@@ -316,11 +351,14 @@ func (s *Server) postComment(w http.ResponseWriter, r *http.Request) error {
 	if len(*body.Body) > MaxCommentBytes {
 		return badField("body", fmt.Sprintf("longer than %d bytes", MaxCommentBytes))
 	}
+	if err := checkText("body", *body.Body); err != nil {
+		return err
+	}
 	author := s.actor(r, body.Author)
 	if err := checkPerson("author", author); err != nil {
 		return err
 	}
-	c, err := s.cfg.Service.Comment(r.Context(), r.PathValue("alertId"), author, *body.Body)
+	c, err := s.cfg.Service.Comment(r.Context(), id, author, *body.Body)
 	if err != nil {
 		return alertErr(err, r)
 	}
@@ -329,6 +367,10 @@ func (s *Server) postComment(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathText(r, "alertId")
+	if err != nil {
+		return err
+	}
 	var body struct {
 		Destination *string `json:"destination"`
 		Actor       *string `json:"actor"`
@@ -339,7 +381,13 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) error {
 	if body.Destination == nil || *body.Destination == "" {
 		return badField("destination", "required")
 	}
-	d, err := s.cfg.Service.Dispatch(r.Context(), r.PathValue("alertId"), *body.Destination, s.actor(r, body.Actor))
+	// The actor goes on the timeline as patch's and comment's do, so it is
+	// held to the same rule.
+	actor := s.actor(r, body.Actor)
+	if err := checkPerson("actor", actor); err != nil {
+		return err
+	}
+	d, err := s.cfg.Service.Dispatch(r.Context(), id, *body.Destination, actor)
 	switch {
 	case errors.Is(err, alerts.ErrUnknownDest):
 		return badField("destination", err.Error())

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
 )
@@ -31,6 +32,9 @@ func (s *Server) postLogs(w http.ResponseWriter, r *http.Request) error {
 	logType := r.PathValue("logType")
 	if logType == "" || len(logType) > maxLogTypeLen {
 		return badField("logType", fmt.Sprintf("log type must be 1 to %d characters", maxLogTypeLen))
+	}
+	if err := checkText("logType", logType); err != nil {
+		return err
 	}
 	if err := requireJSON(r, "application/x-ndjson", "application/jsonl", "application/jsonlines"); err != nil {
 		return err
@@ -96,6 +100,9 @@ func parseEvents(body []byte) ([]map[string]any, error) {
 		if err != nil {
 			return nil, badField("line "+strconv.Itoa(line), err.Error())
 		}
+		if err := checkEvent("line "+strconv.Itoa(line), raw); err != nil {
+			return nil, err
+		}
 		out = append(out, ev)
 	}
 	return out, nil
@@ -116,6 +123,9 @@ func parseArray(body []byte) ([]map[string]any, error) {
 		if err != nil {
 			return nil, badField(fmt.Sprintf("events[%d]", i), err.Error())
 		}
+		if err := checkEvent(fmt.Sprintf("events[%d]", i), raw); err != nil {
+			return nil, err
+		}
 		out = append(out, ev)
 	}
 	if _, err := dec.Token(); err != nil { // the ']'
@@ -128,6 +138,16 @@ func parseArray(body []byte) ([]map[string]any, error) {
 		return nil, badField("events", "the array holds no events")
 	}
 	return out, nil
+}
+
+// checkEvent refuses an event holding text alertbridge cannot store: rules
+// put event values into titles, dedup keys and alert context, which
+// PostgreSQL would refuse only after the rules ran, as a 500.
+func checkEvent(field string, raw []byte) error {
+	if path, err := alert.CheckJSON(raw); err != nil {
+		return badField(alert.JoinPath(field, path), err.Error())
+	}
+	return nil
 }
 
 // decodeObject decodes one event, keeping numbers exact (an ID of 19 digits

@@ -19,7 +19,7 @@ import (
 // logRules writes two rules over the log type Test.Login: one raising an
 // alert per user after three failed logins within an hour, and one that
 // fails on any event with a "boom" field.
-func logRules(t *testing.T) string {
+func logRules(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
