@@ -355,3 +355,6 @@ func issuePath(prefix, key string, rest ...string) string {
 	}
 	return p
 }
+
+// Timeout is how long one request may take.
+func (c *Client) Timeout() time.Duration { return c.cfg.Timeout }

@@ -34,6 +34,11 @@ type Site struct {
 	gen       uint64        // counts 429s: a probe sent before the latest one proves nothing about it
 	parked    int           // requests waiting at the gate, so tests can wait for a state instead of sleeping
 	wake      chan struct{} // closed and replaced when the gate moves, so waiters re-read it
+
+	lagMu      sync.Mutex // see indexlag.go
+	lag        time.Duration
+	lagAt      time.Time
+	lagProbing bool
 }
 
 // SiteOption configures a Site.

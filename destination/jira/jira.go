@@ -20,6 +20,12 @@
 // when the marker is still not found. A create older than the lag is in the
 // index, so the search is then conclusive.
 //
+// The lag waited is the site's own: now and then (LagProbeEvery) a
+// successful create is followed, in the background, by searches for its
+// marker until it shows, and twice that time plus a second is waited
+// (seconds on a healthy site), with the configured search lag as the
+// ceiling and as the wait before any measurement.
+//
 // A delivery whose alert already has an issue for this destination (a
 // manual dispatch, a repeat) sends nothing: it neither creates a second issue
 // nor rewrites fields a person may have edited.
@@ -50,6 +56,10 @@ const (
 	DefaultCloudSearchLag      = 60 * time.Second
 	DefaultDataCenterSearchLag = 10 * time.Second
 )
+
+// LagProbeEvery is how often a site's search lag is measured while issues
+// are being created: each measurement costs a few searches.
+const LagProbeEvery = 15 * time.Minute
 
 // Config configures one Jira destination.
 type Config struct {
@@ -85,7 +95,9 @@ type Notifier struct {
 	summary *template.Template
 
 	mu            sync.Mutex
-	initialStatus string // the status new issues start in, learned once
+	initialStatus string    // the status new issues start in, learned once
+	statusBusy    bool      // a request is learning it
+	statusRetry   time.Time // after a failed read, when to try again
 	// tracks holds, per delivery in progress, what this process's attempts
 	// did, so that a retry after an attempt that provably created nothing
 	// (a 429, a refused request) neither searches nor waits.
@@ -166,6 +178,7 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 		return destination.Receipt{}, n.done(note, true, classify(fmt.Errorf("create issue: %w", err)))
 	}
 	n.forget(note.DeliveryID)
+	n.probeLag(marker)
 	return destination.Receipt{Issue: &alert.Issue{
 		Key: ref.Key, ID: ref.ID, URL: n.cfg.Client.BrowseURL(ref.Key), Status: n.status(ctx, ref.Key),
 	}, Detail: "created " + ref.Key}, nil
@@ -242,14 +255,69 @@ func (n *Notifier) lagWait(dep jirarest.Deployment, last time.Time) time.Duratio
 	if last.IsZero() {
 		return 0
 	}
-	lag := n.cfg.SearchLag
-	if lag <= 0 {
-		lag = DefaultCloudSearchLag
-		if dep == jirarest.DeploymentDataCenter {
-			lag = DefaultDataCenterSearchLag
-		}
+	return last.Add(n.searchLag(dep)).Sub(n.cfg.Now())
+}
+
+// searchLag is how long after a create a search that misses it is still
+// inconclusive: the site's measured lag with margin, within the ceiling.
+func (n *Notifier) searchLag(dep jirarest.Deployment) time.Duration {
+	ceiling := n.ceiling(dep)
+	if n.cfg.Site == nil {
+		return ceiling
 	}
-	return last.Add(lag).Sub(n.cfg.Now())
+	if lag, at := n.cfg.Site.IndexLag(); !at.IsZero() {
+		return min(ceiling, 2*lag+time.Second)
+	}
+	return ceiling
+}
+
+func (n *Notifier) ceiling(dep jirarest.Deployment) time.Duration {
+	if n.cfg.SearchLag > 0 {
+		return n.cfg.SearchLag
+	}
+	if dep == jirarest.DeploymentDataCenter {
+		return DefaultDataCenterSearchLag
+	}
+	return DefaultCloudSearchLag
+}
+
+// probeLag measures the site's search lag with the issue just created, in
+// the background, when a measurement is due.
+func (n *Notifier) probeLag(marker string) {
+	site := n.cfg.Site
+	if site == nil || !site.StartLagProbe(LagProbeEvery) {
+		return
+	}
+	created := n.cfg.Now()
+	go func() {
+		dep, _ := n.cfg.Client.Deployment(context.Background())
+		ceiling := n.ceiling(dep)
+		ctx, cancel := context.WithTimeout(context.Background(), ceiling+n.cfg.Client.Timeout())
+		defer cancel()
+		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				site.EndLagProbe(0, false)
+				return
+			case <-t.C:
+			}
+			found, err := n.find(ctx, marker)
+			elapsed := n.cfg.Now().Sub(created)
+			switch {
+			case err != nil:
+				site.EndLagProbe(0, false)
+				return
+			case found != nil:
+				site.EndLagProbe(elapsed, true)
+				return
+			case elapsed >= ceiling:
+				site.EndLagProbe(ceiling, true)
+				return
+			}
+		}
+	}()
 }
 
 // find looks the marker up. Should there ever be several issues (one made
@@ -282,21 +350,38 @@ func idLess(a, b string) bool {
 // say, so it is read once from the first issue created and remembered: every
 // issue of one project and type starts in its workflow's initial status, and
 // one request per process keeps creates at one request each.
+//
+// The read happens outside the notifier's lock, one at a time: deliveries
+// finishing meanwhile record the link with no status rather than queue
+// behind a rate-limited request (the reconcile that follows the alert
+// fills it in), and a failed read is not repeated for a minute.
 func (n *Notifier) status(ctx context.Context, key string) string {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.initialStatus != "" {
-		return n.initialStatus
+	if n.initialStatus != "" || n.statusBusy || n.cfg.Now().Before(n.statusRetry) {
+		s := n.initialStatus
+		n.mu.Unlock()
+		return s
 	}
+	n.statusBusy = true
+	n.mu.Unlock()
+
+	var name string
 	is, err := n.cfg.Client.GetIssue(ctx, key, "status")
-	if err != nil {
+	if err == nil {
+		var st jirarest.Status
+		if ok, _ := is.Field("status", &st); ok {
+			name = st.Name
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.statusBusy = false
+	if name == "" {
+		n.statusRetry = n.cfg.Now().Add(time.Minute)
 		return ""
 	}
-	var st jirarest.Status
-	if ok, _ := is.Field("status", &st); ok {
-		n.initialStatus = st.Name
-	}
-	return n.initialStatus
+	n.initialStatus = name
+	return name
 }
 
 // Fields returns the create request's fields in the deployment's

@@ -297,3 +297,46 @@ func requestValidator(t *testing.T, dep jirarest.Deployment) func(*http.Request,
 }
 
 func asJiraError(err error, target **jirarest.Error) bool { return errors.As(err, target) }
+
+// The wait after an uncertain create is the site's measured search lag,
+// not the configured ceiling: a site whose index lags 300ms makes a 502 on
+// create cost seconds, not the minute Cloud's default would.
+func TestSearchLagIsMeasured(t *testing.T) {
+	n, sb := setup(t, jirarest.DeploymentCloud, sandbox.Options{IndexLag: 300 * time.Millisecond}, Config{})
+	site := jirarest.NewSite(0, 0)
+	n.cfg.Site = site
+	n.cfg.Client = jirarest.New(jirarest.Config{BaseURL: sb.URL(), Deployment: jirarest.DeploymentCloud,
+		User: sandbox.DefaultUser.Email, Token: sandbox.DefaultUser.Token, Timeout: 2 * time.Second, Site: site})
+	if _, err := notify(t, n, destination.Notification{Alert: sample(), DeliveryID: 1, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	lag, at := site.IndexLag()
+	for at.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("the site's search lag was never measured")
+		}
+		time.Sleep(20 * time.Millisecond)
+		lag, at = site.IndexLag()
+	}
+	if lag < 300*time.Millisecond || lag > 5*time.Second {
+		t.Fatalf("measured lag %s on a sandbox whose index lags 300ms", lag)
+	}
+
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultStoredServerError, Method: http.MethodPost, PathPrefix: "/rest/api/3/issue", Count: 1})
+	a := sample()
+	a.AlertID = "uncertain"
+	note := destination.Notification{Alert: a, DeliveryID: 2, Attempt: 1}
+	if _, err := notify(t, n, note); err == nil || destination.IsPermanent(err) {
+		t.Fatalf("stored-then-502 create: %v", err)
+	}
+	note.Attempt = 2
+	_, err := notify(t, n, note)
+	d, ok := destination.RetryDelay(err)
+	if want := 2*lag + time.Second; !ok || d <= 0 || d > want {
+		t.Fatalf("after an uncertain create: %v (wait %s), want a wait of at most %s", err, d, want)
+	}
+	if got := len(sb.Issues()); got != 2 {
+		t.Fatalf("%d issues, want 2 (the second attempt must not create)", got)
+	}
+}
