@@ -2,7 +2,6 @@ package jirasync_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -218,35 +217,37 @@ func commentsWith(is sandbox.StoredIssue, text string) int {
 	return n
 }
 
-// quiet waits for five seconds without a request to any site, a webhook,
-// or a timeline entry, after the flows have settled.
+// quiet waits until nothing more can happen: no job may run, no site
+// has a webhook waiting to be sent, and no request reached a site while
+// that was checked (a job's request can queue a webhook, and a webhook's
+// change a job). It decides by state; there is no quiet period to guess.
 func (x *e2e) quiet(t *testing.T) {
 	t.Helper()
-	snapshot := func() []int {
-		var out []int
+	requests := func() int {
+		n := 0
 		for _, s := range x.sites {
-			out = append(out, len(s.sb.Requests()), len(s.sb.Webhooks()))
+			n += len(s.sb.Requests())
 		}
-		return append(out, len(x.record(t).Timeline))
+		return n
 	}
-	// Settled first: the last step's webhooks and timeline entries trail its
-	// requests (more so under the race detector); nothing has changed for a
-	// second, within 15.
-	before := snapshot()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
-		time.Sleep(time.Second)
-		now := snapshot()
-		if fmt.Sprint(now) == fmt.Sprint(before) {
-			break
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		before := requests()
+		idle := testdb.UnfinishedJobs(t, x.st) == 0
+		for _, s := range x.sites {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if err := s.sb.FlushWebhooks(ctx); err != nil {
+				idle = false
+			}
+			cancel()
 		}
-		before = now
-	}
-	time.Sleep(5 * time.Second)
-	if after := snapshot(); fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Errorf("not quiet: requests, webhooks per site and timeline length went from %v to %v", before, after)
-		for _, e := range x.record(t).Timeline[before[len(before)-1]:] {
-			t.Logf("timeline: %s %s %s", e.Actor, e.Action, e.Detail)
+		if idle && testdb.UnfinishedJobs(t, x.st) == 0 && requests() == before {
+			return
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not quiet after 30s: %d jobs may still run", testdb.UnfinishedJobs(t, x.st))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
