@@ -172,6 +172,11 @@ func (h *Handler) handle(ctx context.Context, d *Destination, ident string, body
 	// failed half-way is applied again when Jira retries it; applying is
 	// idempotent (same status, same assignee and same comment change
 	// nothing), which also covers two copies arriving at once.
+	if err := alert.CheckText(ident); err != nil {
+		// It is a key of the replay table, where PostgreSQL would refuse it.
+		return &httpError{Status: http.StatusBadRequest, Code: "invalid_field", Field: "X-Atlassian-Webhook-Identifier",
+			Message: "X-Atlassian-Webhook-Identifier " + err.Error()}
+	}
 	if ident != "" {
 		var seen bool
 		err := h.cfg.Store.View(ctx, func(tx store.Tx) (err error) {
@@ -333,6 +338,16 @@ func (h *Handler) applyComment(ctx context.Context, d *Destination, me *jira.Use
 	who := Who(author)
 	body := fmt.Sprintf("[%s] commented on Jira:\n\n%s", who, c.Markdown)
 	_, err = h.cfg.Service.CommentFrom(ctx, alertID, "jira:"+who, body, d.Name, c.ID)
+	if errors.Is(err, alerts.ErrCommentLinked) {
+		// The comment is already another alert's (its issue moved, or a
+		// replay came for the wrong issue). A retry cannot change that, and
+		// Jira Cloud retries 408, 409, 425, 429 and 5xx, so a 409 would
+		// bring the same delivery back to fail again: the answer is a 204
+		// that records nothing, with a warning for people.
+		h.cfg.Logger.Warn("jira comment is linked to another alert; not applied", "destination", d.Name,
+			"comment", c.ID, "alert", alertID, "error", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("apply Jira comment %s to alert %s: %w", c.ID, alertID, err)
 	}

@@ -42,7 +42,7 @@ type fakeJira struct {
 	userLookup atomic.Int64
 }
 
-func newFakeJira(t *testing.T, me jira.User, users map[string]jira.User) *fakeJira {
+func newFakeJira(t testing.TB, me jira.User, users map[string]jira.User) *fakeJira {
 	f := &fakeJira{me: me, users: users}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /rest/api/{v}/myself", func(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +79,7 @@ func twoWay() config.JiraSync {
 			alert.StatusResolved: "Done", alert.StatusClosed: "Done"}}
 }
 
-func newEnv(t *testing.T, driver string, users map[string]jira.User) *env {
+func newEnv(t testing.TB, driver string, users map[string]jira.User) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := testdb.Open(t, driver)
@@ -116,7 +116,7 @@ func newEnv(t *testing.T, driver string, users map[string]jira.User) *env {
 }
 
 // linkAlert stores an alert in the given status linked to an issue of "sec".
-func (e *env) linkAlert(t *testing.T, dest, alertID, key, id string, status alert.Status) {
+func (e *env) linkAlert(t testing.TB, dest, alertID, key, id string, status alert.Status) {
 	t.Helper()
 	now := time.Now().UTC()
 	err := e.st.InTx(context.Background(), func(tx store.Tx) error {

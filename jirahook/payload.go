@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/adf"
 	"github.com/alertbridge/alertbridge/jira/wiki"
@@ -200,6 +201,11 @@ func Parse(body []byte) (*Event, error) {
 		}
 	}
 	if c := p.Comment; c != nil {
+		// Checked before conversion, which turns a NUL into U+FFFD: the
+		// comment would be stored other than Jira holds it, with no word.
+		if path, err := alert.CheckJSON(c.Body); err != nil {
+			return nil, &ParseError{Field: alert.JoinPath("comment.body", path), Err: err}
+		}
 		md, err := bodyMarkdown(c.Body)
 		if err != nil {
 			return nil, &ParseError{Field: "comment.body", Err: err}
@@ -211,7 +217,67 @@ func Parse(body []byte) (*Event, error) {
 			ev.Issue.ID = issueFromSelf(string(c.Self))
 		}
 	}
+	self := ""
+	if p.Comment != nil {
+		self = string(p.Comment.Self)
+	}
+	if err := ev.checkText(self); err != nil {
+		return nil, err
+	}
 	return ev, nil
+}
+
+// checkText refuses an event carrying text alertbridge cannot store
+// (alert.CheckText), naming the field as the payload does. Every text of
+// the event is looked up or stored (issue keys, authors, comment bodies,
+// changelog values on the timeline), and PostgreSQL refuses NUL and invalid
+// UTF-8 even in a lookup, where SQLite would not: the same webhook would be
+// a 500 on one database, retried by Jira, and a 204 on the other.
+func (ev *Event) checkText(self string) error {
+	var bad *ParseError
+	check := func(field, value string) {
+		if err := alert.CheckText(value); err != nil && bad == nil {
+			bad = &ParseError{Field: field, Err: err}
+		}
+	}
+	user := func(prefix string, u *jira.User) {
+		if u != nil {
+			check(prefix+".accountId", u.AccountID)
+			check(prefix+".name", u.Name)
+			check(prefix+".key", u.Key)
+			check(prefix+".emailAddress", u.EmailAddress)
+			check(prefix+".displayName", u.DisplayName)
+		}
+	}
+	check("webhookEvent", ev.Kind)
+	check("issue_event_type_name", ev.IssueType)
+	user("user", ev.User)
+	check("issue.id", ev.Issue.ID)
+	check("issue.key", ev.Issue.Key)
+	check("issue.fields.status.id", ev.Issue.StatusID)
+	check("issue.fields.status.name", ev.Issue.StatusName)
+	check("issue.fields.status.statusCategory.key", ev.Issue.StatusCategory)
+	user("issue.fields.assignee", ev.Issue.Assignee)
+	for i, c := range ev.Changes {
+		item := fmt.Sprintf("changelog.items[%d]", i)
+		check(item+".field", c.Field)
+		check(item+".fieldId", c.FieldID)
+		check(item+".from", c.From)
+		check(item+".to", c.To)
+		check(item+".fromString", c.FromString)
+		check(item+".toString", c.ToString)
+	}
+	if c := ev.Comment; c != nil {
+		check("comment.id", c.ID)
+		check("comment.self", self)
+		user("comment.author", c.Author)
+		user("comment.updateAuthor", c.UpdateAuthor)
+		check("comment.body", c.Markdown)
+	}
+	if bad != nil {
+		return bad
+	}
+	return nil
 }
 
 // bodyMarkdown converts a comment body: a wiki-markup string (Server, and
