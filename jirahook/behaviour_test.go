@@ -1,6 +1,7 @@
 package jirahook_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -218,10 +219,25 @@ func FuzzParse(f *testing.F) {
 	f.Add(comment("comment_created", "1", human, `"*x*"`))
 	f.Add(comment("comment_updated", "1", human, `{"type":"doc","version":1,"content":[]}`))
 	f.Add([]byte(`{"comment":{"self":"https://j/rest/api/2/issue/1/comment/2","body":null}}`))
+	for _, s := range webhookSeeds {
+		f.Add(s.body)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ev, err := jirahook.Parse(b)
 		if err == nil && ev == nil {
 			t.Fatal("nil event without an error")
+		}
+		if err != nil {
+			return
+		}
+		// What Parse accepts is looked up and stored as it is, so it must
+		// hold no text PostgreSQL refuses.
+		enc, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if path, err := alert.CheckJSON(enc); err != nil {
+			t.Fatalf("accepted event holds bad text at %s: %v", path, err)
 		}
 	})
 }
