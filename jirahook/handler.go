@@ -168,15 +168,15 @@ func Sign(secret string, body []byte) string {
 }
 
 func (h *Handler) handle(ctx context.Context, d *Destination, ident string, body []byte) error {
-	// A delivery is marked seen only after it was applied, so one that
-	// failed half-way is applied again when Jira retries it; applying is
-	// idempotent (same status, same assignee and same comment change
-	// nothing), which also covers two copies arriving at once.
 	if err := alert.CheckText(ident); err != nil {
 		// It is a key of the replay table, where PostgreSQL would refuse it.
 		return &httpError{Status: http.StatusBadRequest, Code: "invalid_field", Field: "X-Atlassian-Webhook-Identifier",
 			Message: "X-Atlassian-Webhook-Identifier " + err.Error()}
 	}
+	// A delivery is marked seen only after it was applied, so one that
+	// failed half-way is applied again when Jira retries it; applying is
+	// idempotent (same status, same assignee and same comment change
+	// nothing), which also covers two copies arriving at once.
 	if ident != "" {
 		var seen bool
 		err := h.cfg.Store.View(ctx, func(tx store.Tx) (err error) {
