@@ -48,6 +48,11 @@ func TestBadBytesInWebhooks(t *testing.T) {
 				}
 			})
 		}
+		latin1 := replace(comment("comment_created", "605", human, `"hello"`), "hello", "caf\xe9")
+		if status, resp := e.post(t, "sec", latin1, jirahook.Sign(secret, latin1), ""); status != http.StatusBadRequest ||
+			!strings.Contains(resp, "not valid UTF-8") || strings.Contains(resp, `"field"`) {
+			t.Errorf("body not UTF-8: %d %s; want 400 naming no field", status, resp)
+		}
 		body := statusChange(human, "Done", "done")
 		status, resp := e.post(t, "sec", body, jirahook.Sign(secret, body), "delivery-\xff")
 		if status != http.StatusBadRequest || !strings.Contains(resp, `"field":"X-Atlassian-Webhook-Identifier"`) {
@@ -121,6 +126,7 @@ var webhookSeeds = []struct {
 		`"issue_event_type_name":"issue_assigned","changelog":{"items":[]}}`), ""},
 	{[]byte(`{"webhookEvent":"comment_created","comment":{"id":"901","self":"https://j/rest/api/2/issue/1\u0000/comment/2","body":"x"}}`), ""},
 	{statusChange(human, "Done", "done"), "delivery-1"},
+	{[]byte("{\"webhookEvent\":\"comment_created\",\"issue\":{\"key\":\"SEC-1\"},\"comment\":{\"id\":\"902\",\"body\":\"caf\xe9\"}}"), ""},
 }
 
 // hookServers are SQLite and, when there is one (always under CI=true),

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/jira"
@@ -173,6 +174,11 @@ type rawPayload struct {
 // (nulls, numbers for ids, string or number timestamps, which it ignores)
 // and says which field is wrong where the shape is not a Jira webhook's.
 func Parse(body []byte) (*Event, error) {
+	// Jira sends UTF-8. encoding/json would quietly turn other bytes into
+	// U+FFFD, so that text would be stored other than Jira holds it.
+	if !utf8.Valid(body) {
+		return nil, &ParseError{Err: fmt.Errorf("body %w", alert.ErrInvalidUTF8)}
+	}
 	var p rawPayload
 	if err := json.Unmarshal(body, &p); err != nil {
 		var te *json.UnmarshalTypeError
