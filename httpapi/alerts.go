@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/alerts"
@@ -253,6 +254,10 @@ func decodeStrict(r *http.Request, v any) error {
 	body, err := readBody(r)
 	if err != nil {
 		return err
+	}
+	// As for ingest: encoding/json would quietly store U+FFFD for the bytes.
+	if !utf8.Valid(body) {
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body is not valid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -320,9 +320,21 @@ func TestBadBytesAreBadInput(t *testing.T) {
 			{"event value with NUL", "POST", "/api/v1/logs/Test.Login",
 				`[{"user":"ok","outcome":"fail"},{"user":"\u0000","outcome":"fail"}]`, nil, "events[1].user"},
 			{"event key with NUL", "POST", "/api/v1/logs/Test.Login", "{\"user\":\"u\"}\n{\"a\":{\"\\u0000\":1}}\n", ndjson, "line 2.a"},
+			{"event not UTF-8", "POST", "/api/v1/logs/Test.Login", "[{\"user\":\"caf\xe9\"}]", nil, "events[0]"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				wantError(t, e.send(t, tt.method, tt.path, tt.body, tt.hdr), http.StatusBadRequest, "invalid_field", tt.field)
+			})
+		}
+		// A body that is not UTF-8 has no field to blame; encoding/json
+		// would have stored U+FFFD for its bytes.
+		for _, tt := range []struct{ name, method, path, body string }{
+			{"alert", "POST", "/api/v1/alerts", "{\"alertId\":\"bad-1\",\"title\":\"caf\xe9\",\"severity\":\"HIGH\"}"},
+			{"comment", "POST", "/api/v1/alerts/known-1/comments", "{\"body\":\"caf\xe9\"}"},
+			{"patch", "PATCH", "/api/v1/alerts/known-1", "{\"assignee\":\"caf\xe9\"}"},
+		} {
+			t.Run(tt.name+" not UTF-8", func(t *testing.T) {
+				wantError(t, e.send(t, tt.method, tt.path, tt.body, nil), http.StatusBadRequest, "invalid_json", "")
 			})
 		}
 		wantError(t, e.do(t, http.MethodGet, "/api/v1/alerts/bad-1", ""), http.StatusNotFound, "not_found", "")
