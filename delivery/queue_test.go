@@ -25,7 +25,6 @@ type script struct {
 	mu       sync.Mutex
 	answers  []int
 	requests []time.Time
-	header   http.Header
 }
 
 func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -54,12 +54,3 @@ func (r *Rule) defaultTitle() string {
 	}
 	return r.ID
 }
-
-func (r *Rule) handles(logType string) bool {
-	for _, lt := range r.LogTypes {
-		if lt == logType {
-			return true
-		}
-	}
-	return false
-}

@@ -111,15 +111,10 @@ func New(ctx context.Context, cfg Config) (*Layer, error) {
 		l.sqlite = true
 		l.db = sqliteExec{db}
 		return build(ctx, l, riversqlite.New(db), func(m *rivermigrate.Migrator[*sql.Tx]) error {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
-				return err
-			}
-			return tx.Commit()
+			// One process owns the file, so no lock is needed; each of
+			// River's migrations commits on its own, as River requires.
+			_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+			return err
 		})
 	case *pgxpool.Pool:
 		if l.cfg.PollInterval <= 0 {

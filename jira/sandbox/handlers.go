@@ -192,8 +192,6 @@ func badField(f, msg string) *fieldErr {
 	return &fieldErr{status: http.StatusBadRequest, fields: map[string]string{f: msg}}
 }
 
-var standardFields = []string{"summary", "description", "issuetype", "project", "priority", "labels", "assignee", "reporter"}
-
 // applyFields validates fields the way Jira does and writes them to is.
 // create is true for a create, where the project and issue type come from the
 // fields and required fields must be present.

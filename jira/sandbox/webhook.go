@@ -26,7 +26,6 @@ type hookSender struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	queue   []WebhookDelivery
-	busy    bool
 	closed  bool
 	sent    []WebhookDelivery
 	done    chan struct{}

@@ -83,7 +83,7 @@ func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
 	if err != nil {
 		p.cfg.Logger.Warn("audit-log poll failed; the next poll resumes from the checkpoint", "error", err,
 			"pages", stats.Pages, "events", stats.Events)
-		return fmt.Errorf("poll %s: %w", job.Args.Source, err)
+		return jobs.Outcome(job, fmt.Errorf("poll %s: %w", job.Args.Source, err))
 	}
 	p.cfg.Logger.Debug("audit-log polled", "pages", stats.Pages, "events", stats.Events,
 		"duplicates", stats.Duplicates, "alerts", stats.Raised)
