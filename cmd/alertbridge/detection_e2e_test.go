@@ -63,7 +63,7 @@ func (a *adminAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case 429:
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, `{"code":http.StatusTooManyRequests,"message":"Too Many Requests"}`, 429)
+		http.Error(w, `{"code":429,"message":"Too Many Requests"}`, http.StatusTooManyRequests)
 		return
 	case 500:
 		http.Error(w, `{"code":500}`, 500)

@@ -308,9 +308,10 @@ destinations:
 					others[o.clientID] = true
 				}
 			}
-			waitFor(t, 30*time.Second, func() bool {
-				for _, j := range jobs.list(t, "attempted_at IS NOT NULL") {
-					if id := j.lastBy(); j.attemptedAt > since && id != "" && !others[id] {
+			after := fmt.Sprintf("attempted_at IS NOT NULL AND %s > %f", jobs.epoch("attempted_at"), since)
+			waitEvery(t, 30*time.Second, 100*time.Millisecond, func() bool {
+				for _, j := range jobs.list(t, after) {
+					if id := j.lastBy(); id != "" && !others[id] {
 						r.clientID = id
 						return true
 					}
@@ -332,8 +333,8 @@ destinations:
 		// Kill while the victim has creates made in Jira but unanswered,
 		// and with work left for the others.
 		threshold := (k + 1) * fr.alerts / (fr.kills + 1)
-		waitFor(t, time.Minute+2*fr.drain(), func() bool {
-			return len(sb.Issues()) >= threshold && front.counts(v.i).held >= 2
+		waitEvery(t, time.Minute+2*fr.drain(), 5*time.Millisecond, func() bool {
+			return front.made() >= threshold && front.counts(v.i).held >= 2
 		})
 		mu.Lock()
 		c := front.counts(v.i)
@@ -341,7 +342,7 @@ destinations:
 		v.alive = false
 		mu.Unlock()
 		killedAt := jobs.now(t)
-		kr.issuesAt, kr.inFlight, kr.held = len(sb.Issues()), c.inFlight, c.held
+		kr.issuesAt, kr.inFlight, kr.held = front.made(), c.inFlight, c.held
 		orphans := map[int64]float64{} // job ID → attempted_at it was left with
 		for _, j := range jobs.list(t, "state = 'running'") {
 			if !j.periodic && (fr.replicas == 1 || j.lastBy() == v.clientID) {
@@ -367,7 +368,7 @@ destinations:
 	for !res.settled && time.Now().Before(deadline) {
 		select {
 		case <-trackersDone:
-			res.settled = !slices.Contains(perAlert(), 0) && jobs.pending(t) == 0
+			res.settled = jobs.pending(t) == 0 && !slices.Contains(perAlert(), 0)
 		default:
 		}
 		if !res.settled {
@@ -445,6 +446,19 @@ func (fr faultRun) check(t *testing.T, res faultResult) {
 	}
 }
 
+// waitEvery polls cond every interval until it holds, failing the test
+// after d.
+func waitEvery(t *testing.T, d, every time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(every)
+	}
+}
+
 func median(sorted []time.Duration) time.Duration {
 	if len(sorted) == 0 {
 		return 0
@@ -469,8 +483,9 @@ type jiraFront struct {
 	hold time.Duration
 	srvs []*httptest.Server
 
-	mu  sync.Mutex
-	per []frontCounts
+	mu    sync.Mutex
+	per   []frontCounts
+	total int // issues made through the front, by every replica
 }
 
 type frontCounts struct {
@@ -496,10 +511,20 @@ func (f *jiraFront) counts(i int) frontCounts {
 	return f.per[i]
 }
 
+// made is how many issues the replicas' creates have made in Jira: every
+// create passes the front, so this counts the sandbox's issues without
+// copying them.
+func (f *jiraFront) made() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.total
+}
+
 func (f *jiraFront) add(i int, inFlight, held int) {
 	f.mu.Lock()
 	f.per[i].inFlight += inFlight
 	f.per[i].held += held
+	f.total += max(held, 0)
 	f.mu.Unlock()
 }
 
