@@ -367,6 +367,11 @@ func (h *Handler) applyChanges(ctx context.Context, d *Destination, alertID stri
 		changes = append(slices.Clip(changes), Change{Field: "assignee", To: cmp.Or(a.AccountID, a.Key, a.Name), ToString: Who(a)})
 	}
 	for _, ch := range changes {
+		if ch.Is("status") {
+			// What Jira says of its issue is recorded as the alert's view
+			// of it, whether or not the alert follows.
+			p.IssueStatus = ch.ToString
+		}
 		switch {
 		case ch.Is("status") && d.Sync.Status == config.SyncTwoWay:
 			st, ok := h.mapStatus(ctx, d, alertID, ev, ch)
@@ -387,7 +392,7 @@ func (h *Handler) applyChanges(ctx context.Context, d *Destination, alertID stri
 			p.Assignee = &email
 		}
 	}
-	if p.Status != nil || p.Assignee != nil {
+	if p.Status != nil || p.Assignee != nil || p.IssueStatus != "" {
 		if _, err := h.cfg.Service.Update(ctx, alertID, p); err != nil {
 			return fmt.Errorf("apply Jira change to alert %s: %w", alertID, err)
 		}

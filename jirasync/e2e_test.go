@@ -284,6 +284,16 @@ func endToEnd(t *testing.T, x *e2e) {
 	waitFor(t, "the alert resolved and B done", func() bool {
 		return x.record(t).Alert.Status == alert.StatusResolved && x.issue(t, "jira-b").Status.Name == "Done"
 	})
+	// The alert's view of each issue follows Jira: A from its webhook, B
+	// from the transition's answer.
+	waitFor(t, "the alert showing both issues Done", func() bool {
+		for _, is := range x.record(t).Issues {
+			if is.Status != "Done" {
+				return false
+			}
+		}
+		return true
+	})
 
 	// An assignee set in Jira B → alert → Jira A.
 	if err := x.dsite["jira-b"].ann.AssignIssue(ctx, x.issues["jira-b"], &jira.User{AccountID: ann.AccountID, Name: ann.Name}); err != nil {
