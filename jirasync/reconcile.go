@@ -342,7 +342,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	if err != nil {
 		return fmt.Errorf("reconcile alert %s in %s: %w", a.AlertID, a.Destination, err)
 	}
-	r := &run{s: s, d: d, al: al, is: is, st: st}
+	r := &run{s: s, d: d, al: al, is: is, st: st, began: *st}
 	rerr := r.apply(ctx, comments, outs, legacy)
 	return w.finish(ctx, job, r, rerr)
 }
@@ -362,14 +362,23 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], r *run, rerr 
 		if err != nil {
 			return err
 		}
-		cur.StatusFor, cur.Assignee = r.st.StatusFor, r.st.Assignee
+		// What this run confirmed is written unless a Jira webhook
+		// confirmed something newer meanwhile (the person's change wins
+		// over our view from before it).
+		statusNews := r.st.StatusFor != r.began.StatusFor && cur.StatusFor == r.began.StatusFor
+		if statusNews {
+			cur.StatusFor = r.st.StatusFor
+		}
+		if r.st.Assignee != r.began.Assignee && cur.Assignee == r.began.Assignee {
+			cur.Assignee = r.st.Assignee
+		}
 		if rerr == nil {
 			cur.Done = r.st.Wanted
 		}
 		if err := tx.PutSync(ctx, cur); err != nil {
 			return err
 		}
-		if r.status != "" {
+		if r.status != "" && (statusNews || cur.StatusFor == r.st.StatusFor) {
 			if err := tx.SetIssueStatus(ctx, a.AlertID, a.Destination, r.status); err != nil {
 				return err
 			}

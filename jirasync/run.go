@@ -17,6 +17,9 @@ type run struct {
 	al *alert.Alert
 	is *alert.Issue
 	st *store.SyncState // updated as effects are confirmed
+	// began is the state the run started from, to tell what it changed
+	// from what a Jira webhook changed meanwhile.
+	began store.SyncState
 
 	status  string   // the issue's Jira status, when this run learned it
 	done    []string // what was sent, for the timeline
