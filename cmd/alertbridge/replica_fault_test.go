@@ -151,10 +151,11 @@ func (fr faultRun) drain() time.Duration {
 // killRecord is what one kill found and caused.
 type killRecord struct {
 	replica    int
-	issuesAt   int // issues in Jira at the kill
-	inFlight   int // the victim's creates in flight at the kill
-	held       int // of them, created in Jira with the answer held back
-	orphans    int // jobs in state running, last attempted by the victim
+	at         time.Duration // since the run began
+	issuesAt   int           // issues in Jira at the kill
+	inFlight   int           // the victim's creates in flight at the kill
+	held       int           // of them, created in Jira with the answer held back
+	orphans    int           // jobs in state running, last attempted by the victim
 	restarted  bool
 	resumption []time.Duration // per orphan that resumed
 }
@@ -162,6 +163,7 @@ type killRecord struct {
 type faultResult struct {
 	issues, doubled, lost, stray int
 	creates, searches            int
+	doubledSample                []string // a few doubled alerts, with when each issue was made
 	kills                        []*killRecord
 	settled                      bool
 	took                         time.Duration
@@ -309,7 +311,7 @@ destinations:
 				}
 			}
 			after := fmt.Sprintf("attempted_at IS NOT NULL AND %s > %f", jobs.epoch("attempted_at"), since)
-			waitEvery(t, 30*time.Second, 100*time.Millisecond, func() bool {
+			waitEvery(t, 30*time.Second, 100*time.Millisecond, fmt.Sprintf("replica %d to run a job under a River client ID of its own (replicas need distinct IDs)", r.i), func() bool {
 				for _, j := range jobs.list(t, after) {
 					if id := j.lastBy(); id != "" && !others[id] {
 						r.clientID = id
@@ -324,8 +326,8 @@ destinations:
 
 	res := faultResult{}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var trackers sync.WaitGroup
+	defer func() { cancel(); trackers.Wait() }() // no tracker outlives the test
 	for k := range fr.kills {
 		v := reps[k%fr.replicas]
 		kr := &killRecord{replica: v.i, restarted: fr.replicas == 1 || k < fr.kills-1}
@@ -333,7 +335,7 @@ destinations:
 		// Kill while the victim has creates made in Jira but unanswered,
 		// and with work left for the others.
 		threshold := (k + 1) * fr.alerts / (fr.kills + 1)
-		waitEvery(t, time.Minute+2*fr.drain(), 5*time.Millisecond, func() bool {
+		waitEvery(t, time.Minute+2*fr.drain(), 5*time.Millisecond, fmt.Sprintf("kill %d: %d issues and replica %d with creates made but unanswered", k+1, threshold, v.i), func() bool {
 			return front.made() >= threshold && front.counts(v.i).held >= 2
 		})
 		mu.Lock()
@@ -342,7 +344,7 @@ destinations:
 		v.alive = false
 		mu.Unlock()
 		killedAt := jobs.now(t)
-		kr.issuesAt, kr.inFlight, kr.held = front.made(), c.inFlight, c.held
+		kr.at, kr.issuesAt, kr.inFlight, kr.held = time.Since(began), front.made(), c.inFlight, c.held
 		orphans := map[int64]float64{} // job ID → attempted_at it was left with
 		for _, j := range jobs.list(t, "state = 'running'") {
 			if !j.periodic && (fr.replicas == 1 || j.lastBy() == v.clientID) {
@@ -378,19 +380,31 @@ destinations:
 	cancel()
 	<-trackersDone
 
-	for _, n := range perAlert() {
-		switch {
-		case n == 0:
-			res.lost++
-		case n > 1:
-			res.doubled += n - 1
-		}
-	}
 	issues := sb.Issues()
 	res.issues = len(issues)
+	made := make([][]string, fr.alerts) // per alert: its issues, and when each was made
 	for _, is := range issues {
-		if !slices.ContainsFunc(is.Labels, func(l string) bool { _, ok := marker[l]; return ok }) {
+		i, ok := -1, false
+		for _, l := range is.Labels {
+			if i, ok = marker[l]; ok {
+				break
+			}
+		}
+		if !ok {
 			res.stray++
+			continue
+		}
+		made[i] = append(made[i], fmt.Sprintf("%s at %s", is.Key, fmtSeconds(is.Created.Sub(began))))
+	}
+	for i, m := range made {
+		switch {
+		case len(m) == 0:
+			res.lost++
+		case len(m) > 1:
+			res.doubled += len(m) - 1
+			if len(res.doubledSample) < 5 {
+				res.doubledSample = append(res.doubledSample, ids[i]+": "+strings.Join(m, ", "))
+			}
 		}
 	}
 	for _, rq := range sb.Requests() {
@@ -414,8 +428,11 @@ func (fr faultRun) log(t *testing.T, res faultResult) {
 			after = "restarted"
 		}
 		rs := slices.Sorted(slices.Values(k.resumption))
-		t.Logf("kill %d: replica %d at %d issues, %d creates in flight (%d made in Jira, answer held), %d orphaned jobs, %d resumed, median %s max %s; %s",
-			i+1, k.replica, k.issuesAt, k.inFlight, k.held, k.orphans, len(rs), fmtSeconds(median(rs)), fmtSeconds(maxOf(rs)), after)
+		t.Logf("kill %d at %s: replica %d at %d issues, %d creates in flight (%d made in Jira, answer held), %d orphaned jobs, %d resumed, median %s max %s; %s",
+			i+1, fmtSeconds(k.at), k.replica, k.issuesAt, k.inFlight, k.held, k.orphans, len(rs), fmtSeconds(median(rs)), fmtSeconds(maxOf(rs)), after)
+	}
+	for _, d := range res.doubledSample {
+		t.Logf("doubled %s", d)
 	}
 	rs := res.resumption()
 	t.Logf("%d alerts, %d replicas on %s, %d kills: %d issues, %d doubled, %d lost, %d without a marker; %d create and %d search requests; settled %v after %s",
@@ -447,13 +464,13 @@ func (fr faultRun) check(t *testing.T, res faultResult) {
 }
 
 // waitEvery polls cond every interval until it holds, failing the test
-// after d.
-func waitEvery(t *testing.T, d, every time.Duration, cond func() bool) {
+// after d with what it waited for.
+func waitEvery(t *testing.T, d, every time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
+			t.Fatalf("waited %s for %s", d, what)
 		}
 		time.Sleep(every)
 	}
