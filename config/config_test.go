@@ -145,6 +145,7 @@ func TestParseFull(t *testing.T) {
 					Timeout:           45 * time.Second,
 					MaxConcurrency:    2,
 					RequestsPerSecond: 1.5,
+					Reopen:            ReopenTransition,
 					Sync: JiraSync{
 						Status:   SyncOneWay,
 						Assignee: SyncOff,
@@ -285,7 +286,7 @@ func TestDefaults(t *testing.T) {
 		URL: "https://example.atlassian.net", Deployment: DeploymentAuto, Auth: AuthBasic,
 		Email: "bot@example.com", Token: j.Jira.Token, Project: "SEC", IssueType: "Task",
 		Labels: []string{"security-detection"}, Summary: "[{{.Severity}}] {{.Title}}",
-		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 5,
+		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 5, Reopen: ReopenTransition,
 		Sync: JiraSync{
 			Status: SyncOff, Assignee: SyncOff, Comments: SyncOff,
 			StatusMap: map[alert.Status]string{
@@ -875,5 +876,44 @@ func TestMergeBombIsBounded(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Parse did not finish: merge expansion is unbounded")
+	}
+}
+
+func TestReopen(t *testing.T) {
+	for _, tt := range []struct {
+		value, want, problem string
+	}{
+		{"", ReopenTransition, ""},
+		{"off", ReopenOff, ""},
+		{"transition", ReopenTransition, ""},
+		{"sometimes", "", "reopen"},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			line := ""
+			if tt.value != "" {
+				line = "\n      reopen: " + tt.value
+			}
+			cfg, err := Parse([]byte(`
+destinations:
+  - name: j
+    type: jira
+    jira:
+      url: https://example.atlassian.net
+      email: bot@example.com
+      token_env: JIRA_TOKEN
+      project: SEC` + line + "\n"), testEnv())
+			if tt.problem != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.problem) {
+					t.Fatalf("reopen %q: error %v, want one naming %s", tt.value, err, tt.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Destinations[0].Jira.Reopen; got != tt.want {
+				t.Errorf("reopen %q = %q, want %q", tt.value, got, tt.want)
+			}
+		})
 	}
 }
