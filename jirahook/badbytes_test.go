@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/internal/hmacsig"
 	"github.com/alertbridge/alertbridge/internal/testdb"
-	"github.com/alertbridge/alertbridge/jirahook"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -41,7 +41,7 @@ func TestBadBytesInWebhooks(t *testing.T) {
 			{"changelog value", replace(statusChange(human, "Done", "done"), `"toString":"Done"`, `"toString":"\u0000"`), "changelog.items[0].toString"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				status, resp := e.post(t, "sec", tt.body, jirahook.Sign(secret, tt.body), "")
+				status, resp := e.post(t, "sec", tt.body, hmacsig.Sign(secret, tt.body), "")
 				if status != http.StatusBadRequest || !strings.Contains(resp, `"code":"invalid_field"`) ||
 					!strings.Contains(resp, `"field":"`+tt.field+`"`) {
 					t.Errorf("%d %s; want 400 invalid_field naming %s", status, resp, tt.field)
@@ -49,12 +49,12 @@ func TestBadBytesInWebhooks(t *testing.T) {
 			})
 		}
 		latin1 := replace(comment("comment_created", "605", human, `"hello"`), "hello", "caf\xe9")
-		if status, resp := e.post(t, "sec", latin1, jirahook.Sign(secret, latin1), ""); status != http.StatusBadRequest ||
+		if status, resp := e.post(t, "sec", latin1, hmacsig.Sign(secret, latin1), ""); status != http.StatusBadRequest ||
 			!strings.Contains(resp, "not valid UTF-8") || strings.Contains(resp, `"field"`) {
 			t.Errorf("body not UTF-8: %d %s; want 400 naming no field", status, resp)
 		}
 		body := statusChange(human, "Done", "done")
-		status, resp := e.post(t, "sec", body, jirahook.Sign(secret, body), "delivery-\xff")
+		status, resp := e.post(t, "sec", body, hmacsig.Sign(secret, body), "delivery-\xff")
 		if status != http.StatusBadRequest || !strings.Contains(resp, `"field":"X-Atlassian-Webhook-Identifier"`) {
 			t.Errorf("identifier not UTF-8: %d %s; want 400 naming the header", status, resp)
 		}
@@ -83,12 +83,12 @@ func TestCommentLinkedToAnotherAlert(t *testing.T) {
 		e.linkAlert(t, "sec", "a-1", "SEC-1", "10001", alert.StatusOpen)
 		e.linkAlert(t, "sec", "a-2", "SEC-2", "10002", alert.StatusOpen)
 		first := comment("comment_created", "700", human, `"on SEC-1"`)
-		if status, resp := e.post(t, "sec", first, jirahook.Sign(secret, first), "d-1"); status != http.StatusNoContent {
+		if status, resp := e.post(t, "sec", first, hmacsig.Sign(secret, first), "d-1"); status != http.StatusNoContent {
 			t.Fatalf("first comment: %d %s", status, resp)
 		}
 		again := strings.NewReplacer(`"10001"`, `"10002"`, `"SEC-1"`, `"SEC-2"`, "on SEC-1", "moved").Replace(string(first))
 		for i := range 2 {
-			if status, resp := e.post(t, "sec", []byte(again), jirahook.Sign(secret, []byte(again)), "d-2"); status != http.StatusNoContent {
+			if status, resp := e.post(t, "sec", []byte(again), hmacsig.Sign(secret, []byte(again)), "d-2"); status != http.StatusNoContent {
 				t.Fatalf("delivery %d of the comment linked to a-1, for a-2: %d %s; want 204", i+1, status, resp)
 			}
 		}
@@ -180,7 +180,7 @@ func FuzzWebhook(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req.Header.Set("X-Hub-Signature", jirahook.Sign(secret, body))
+			req.Header.Set("X-Hub-Signature", hmacsig.Sign(secret, body))
 			req.Header.Set("X-Atlassian-Webhook-Identifier", ident)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

@@ -3,8 +3,6 @@ package jirahook
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
+	"github.com/alertbridge/alertbridge/internal/hmacsig"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -128,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{Status: http.StatusBadRequest, Code: "invalid_body", Message: "reading the body: " + err.Error()})
 		return
 	}
-	if !Verify(d.Secret, body, r.Header.Get("X-Hub-Signature")) {
+	if !hmacsig.Verify(d.Secret, body, r.Header.Get("X-Hub-Signature")) {
 		writeError(w, errUnauthorized)
 		return
 	}
@@ -142,29 +141,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// Verify checks an X-Hub-Signature value ("sha256=HEX") against the
-// HMAC-SHA256 of body, in constant time.
-func Verify(secret string, body []byte, header string) bool {
-	hexSum, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
-	}
-	got, err := hex.DecodeString(hexSum)
-	if err != nil {
-		return false
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
-}
-
-// Sign is the X-Hub-Signature value for body.
-func Sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
 func (h *Handler) handle(ctx context.Context, d *Destination, ident string, body []byte) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/delivery"
+	"github.com/alertbridge/alertbridge/internal/hmacsig"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/internal/upstream"
 	"github.com/alertbridge/alertbridge/jira"
@@ -239,7 +240,7 @@ func TestEverySample(t *testing.T) {
 				// so that expectations do not mix.
 				dest := fmt.Sprintf("sec%d", i)
 				e.linkAlert(t, dest, alertID, key, id, want.from)
-				status, resp := e.post(t, dest, body, jirahook.Sign(secret, body), "id-"+name)
+				status, resp := e.post(t, dest, body, hmacsig.Sign(secret, body), "id-"+name)
 				if status != http.StatusNoContent {
 					t.Fatalf("status %d: %s", status, resp)
 				}

@@ -4,9 +4,6 @@ package webhook
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/destination"
+	"github.com/alertbridge/alertbridge/internal/hmacsig"
 )
 
 // SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body.
@@ -84,13 +82,6 @@ func PayloadOf(a *alert.Alert, publicURL string) Payload {
 	return p
 }
 
-// Sign returns the signature header value for body.
-func Sign(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
-
 // Notify posts the alert once and classifies the answer.
 func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (destination.Receipt, error) {
 	body, err := json.Marshal(PayloadOf(note.Alert, n.cfg.PublicURL))
@@ -101,7 +92,7 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 	defer cancel()
 	h := http.Header{DeliveryHeader: {strconv.FormatInt(note.DeliveryID, 10)}}
 	if n.cfg.Secret != "" {
-		h.Set(SignatureHeader, Sign(n.cfg.Secret, body))
+		h.Set(SignatureHeader, hmacsig.Sign(n.cfg.Secret, body))
 	}
 	resp, snippet, err := destination.PostJSON(ctx, n.cfg.Client, n.cfg.URL, body, h)
 	if err != nil {

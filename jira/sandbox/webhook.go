@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alertbridge/alertbridge/internal/hmacsig"
 )
 
 // hookSender delivers webhooks one at a time, in the order the changes
@@ -42,13 +43,6 @@ func newHookSender(opts Options) *hookSender {
 	return h
 }
 
-// sign is X-Hub-Signature's value for body.
-func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
 func (h *hookSender) enqueue(event, id string, body []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -57,7 +51,7 @@ func (h *hookSender) enqueue(event, id string, body []byte) {
 	}
 	d := WebhookDelivery{Event: event, Identifier: id, Body: body}
 	if h.secret != "" {
-		d.Signature = sign(h.secret, body)
+		d.Signature = hmacsig.Sign(h.secret, body)
 	}
 	h.queue = append(h.queue, d)
 	h.pending++
