@@ -16,6 +16,7 @@ import (
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/ingest"
+	"github.com/alertbridge/alertbridge/internal/apierror"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -27,11 +28,11 @@ func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+		return nil, &apierror.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
 			Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
 	}
 	if err != nil {
-		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read request body: " + err.Error()}
+		return nil, &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read request body: " + err.Error()}
 	}
 	return body, nil
 }
@@ -43,7 +44,7 @@ func fromIngest(err error) error {
 		if fe.Field == "" {
 			code = "invalid_json"
 		}
-		return &apiError{Status: http.StatusBadRequest, Code: code, Field: fe.Field, Message: fe.Message}
+		return &apierror.Error{Status: http.StatusBadRequest, Code: code, Field: fe.Field, Message: fe.Message}
 	}
 	return err
 }
@@ -118,7 +119,7 @@ func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Server) ingestFailed(err error) error {
 	if errors.Is(err, alerts.ErrClosed) {
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "shutting down; retry against another replica or later"}
+		return &apierror.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "shutting down; retry against another replica or later"}
 	}
 	return fmt.Errorf("ingest: %w", err)
 }
@@ -257,7 +258,7 @@ func decodeStrict(r *http.Request, v any) error {
 	}
 	// As for ingest: encoding/json would quietly store U+FFFD for the bytes.
 	if !utf8.Valid(body) {
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body is not valid UTF-8"}
+		return &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body is not valid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -269,10 +270,10 @@ func decodeStrict(r *http.Request, v any) error {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return badField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
 		}
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "malformed JSON: " + err.Error()}
+		return &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "malformed JSON: " + err.Error()}
 	}
 	if dec.More() {
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "unexpected data after the JSON object"}
+		return &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "unexpected data after the JSON object"}
 	}
 	return nil
 }
@@ -397,7 +398,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, alerts.ErrUnknownDest):
 		return badField("destination", err.Error())
 	case errors.Is(err, alerts.ErrDispatchForbidden):
-		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Field: "destination", Message: err.Error()}
+		return &apierror.Error{Status: http.StatusForbidden, Code: "forbidden", Field: "destination", Message: err.Error()}
 	case err != nil:
 		return alertErr(err, r)
 	}

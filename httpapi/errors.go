@@ -2,27 +2,17 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
+
+	"github.com/alertbridge/alertbridge/internal/apierror"
 )
 
-// apiError is the body of every error answer:
-// {"error": {"code": "invalid_field", "field": "severity", "message": "..."}}.
-type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
+func badField(field, msg string) *apierror.Error {
+	return &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: field, Message: msg}
 }
 
-func (e *apiError) Error() string { return e.Message }
-
-func badField(field, msg string) *apiError {
-	return &apiError{Status: http.StatusBadRequest, Code: "invalid_field", Field: field, Message: msg}
-}
-
-func notFound(msg string) *apiError {
-	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: msg}
+func notFound(msg string) *apierror.Error {
+	return &apierror.Error{Status: http.StatusNotFound, Code: "not_found", Message: msg}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -31,18 +21,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.Status, map[string]*apiError{"error": e})
-}
-
-// asAPIError turns any error into the answer it deserves; anything not
-// already classified is a server fault and its detail stays in the log.
-func asAPIError(err error) *apiError {
-	var e *apiError
-	if errors.As(err, &e) {
-		return e
-	}
-	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log"}
 }

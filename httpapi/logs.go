@@ -13,6 +13,7 @@ import (
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
+	"github.com/alertbridge/alertbridge/internal/apierror"
 )
 
 // maxLogTypeLen bounds the log type in the path; it ends up in alerts and
@@ -42,11 +43,11 @@ func (s *Server) postLogs(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+		return &apierror.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
 			Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
 	}
 	if err != nil {
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read request body: " + err.Error()}
+		return &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read request body: " + err.Error()}
 	}
 	data, err := parseEvents(body)
 	if err != nil {
@@ -111,7 +112,7 @@ func parseEvents(body []byte) ([]map[string]any, error) {
 func parseArray(body []byte) ([]map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil { // the '['
-		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Field: "events", Message: err.Error()}
+		return nil, &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_json", Field: "events", Message: err.Error()}
 	}
 	var out []map[string]any
 	for i := 0; dec.More(); i++ {

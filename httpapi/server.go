@@ -22,6 +22,7 @@ import (
 
 	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/detection"
+	"github.com/alertbridge/alertbridge/internal/apierror"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -123,7 +124,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.cfg.Logger.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
-			writeError(w, asAPIError(errors.New("panic")))
+			apierror.Write(w, apierror.From(errors.New("panic")))
 		}
 	}()
 	s.mux.ServeHTTP(w, r)
@@ -147,14 +148,14 @@ func (s *Server) api(limited bool, h handler) http.Handler {
 		name, ok := s.authenticate(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="alertbridge"`)
-			s.fail(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+			s.fail(w, r, &apierror.Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "missing or invalid bearer token in the Authorization header"})
 			return
 		}
 		if limited {
 			if wait, ok := s.allow(name); !ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
-				s.fail(w, r, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+				s.fail(w, r, &apierror.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 					Message: fmt.Sprintf("ingest rate limit of %g requests/s for token %q exceeded", s.cfg.IngestRate, name)})
 				return
 			}
@@ -162,19 +163,19 @@ func (s *Server) api(limited bool, h handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, name))
 		if err := h(w, r); err != nil {
-			s.fail(w, r, asAPIError(err))
-			if asAPIError(err).Status >= 500 {
+			s.fail(w, r, apierror.From(err))
+			if apierror.From(err).Status >= 500 {
 				s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 			}
 		}
 	})
 }
 
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apierror.Error) {
 	if r.URL.Path == "/api/v1/alerts" || r.URL.Path == "/api/v1/alerts/alertmanager" {
 		s.metrics.ingest.WithLabelValues(endpointOf(r), e.Code).Inc()
 	}
-	writeError(w, e)
+	apierror.Write(w, e)
 }
 
 func (s *Server) authenticate(r *http.Request) (string, bool) {
@@ -221,7 +222,7 @@ func requireJSON(r *http.Request, also ...string) error {
 			return nil
 		}
 	}
-	return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+	return &apierror.Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 		Message: fmt.Sprintf("Content-Type must be application/json, not %q", ct)}
 }
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
+	"github.com/alertbridge/alertbridge/internal/apierror"
 	"github.com/alertbridge/alertbridge/internal/hmacsig"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/store"
@@ -88,56 +88,38 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// httpError is an answer in the API's error shape.
-type httpError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-func (e *httpError) Error() string { return e.Message }
-
-func writeError(w http.ResponseWriter, e *httpError) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(map[string]*httpError{"error": e})
-}
-
 // errUnauthorized is the one answer for an unknown destination, one without
 // two-way sync, and a missing or wrong signature: telling them apart would
 // let anyone probe which destinations exist.
-var errUnauthorized = &httpError{Status: http.StatusUnauthorized, Code: "unauthorized",
+var errUnauthorized = &apierror.Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 	Message: "missing or invalid X-Hub-Signature for this destination, or the destination does not take Jira webhooks"}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d, ok := h.dests[r.PathValue("destination")]
 	if !ok || d.Secret == "" || !d.Sync.TwoWay() {
-		writeError(w, errUnauthorized)
+		apierror.Write(w, errUnauthorized)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, &httpError{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+			apierror.Write(w, &apierror.Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
 				Message: fmt.Sprintf("body exceeds %d bytes", MaxBodyBytes)})
 			return
 		}
-		writeError(w, &httpError{Status: http.StatusBadRequest, Code: "invalid_body", Message: "reading the body: " + err.Error()})
+		apierror.Write(w, &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "reading the body: " + err.Error()})
 		return
 	}
 	if !hmacsig.Verify(d.Secret, body, r.Header.Get("X-Hub-Signature")) {
-		writeError(w, errUnauthorized)
+		apierror.Write(w, errUnauthorized)
 		return
 	}
 	if err := h.handle(r.Context(), d, r.Header.Get("X-Atlassian-Webhook-Identifier"), body); err != nil {
-		var he *httpError
-		if !errors.As(err, &he) {
+		if !errors.As(err, new(*apierror.Error)) {
 			h.cfg.Logger.Error("jira webhook failed", "destination", d.Name, "error", err)
-			he = &httpError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log"}
 		}
-		writeError(w, he)
+		apierror.Write(w, apierror.From(err))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -146,7 +128,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) handle(ctx context.Context, d *Destination, ident string, body []byte) error {
 	if err := alert.CheckText(ident); err != nil {
 		// It is a key of the replay table, where PostgreSQL would refuse it.
-		return &httpError{Status: http.StatusBadRequest, Code: "invalid_field", Field: "X-Atlassian-Webhook-Identifier",
+		return &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "X-Atlassian-Webhook-Identifier",
 			Message: "X-Atlassian-Webhook-Identifier " + err.Error()}
 	}
 	// A delivery is marked seen only after it was applied, so one that
@@ -170,7 +152,7 @@ func (h *Handler) handle(ctx context.Context, d *Destination, ident string, body
 	if err != nil {
 		var pe *ParseError
 		errors.As(err, &pe)
-		return &httpError{Status: http.StatusBadRequest, Code: "invalid_field", Field: pe.Field, Message: err.Error()}
+		return &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: pe.Field, Message: err.Error()}
 	}
 	if err := h.apply(ctx, d, ev); err != nil {
 		return err
@@ -203,7 +185,7 @@ func (d *Destination) myself(ctx context.Context) (*jira.User, error) {
 	}
 	me, err := d.Jira.Myself(ctx)
 	if err != nil {
-		return nil, &httpError{Status: http.StatusServiceUnavailable, Code: "jira_unavailable",
+		return nil, &apierror.Error{Status: http.StatusServiceUnavailable, Code: "jira_unavailable",
 			Message: fmt.Sprintf("cannot tell whether the change is alertbridge's own: asking Jira who alertbridge is failed: %v", err)}
 	}
 	d.me = me
@@ -471,7 +453,7 @@ func (h *Handler) assigneeEmail(ctx context.Context, d *Destination, ev *Event, 
 			h.cfg.Logger.Warn("jira user lookup refused", "destination", d.Name, "status", je.Status)
 			return "", nil
 		}
-		return "", &httpError{Status: http.StatusServiceUnavailable, Code: "jira_unavailable",
+		return "", &apierror.Error{Status: http.StatusServiceUnavailable, Code: "jira_unavailable",
 			Message: fmt.Sprintf("looking up the new assignee in Jira failed: %v", err)}
 	}
 	return u.EmailAddress, nil
