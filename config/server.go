@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertbridge/alertbridge/internal/redact"
 )
 
 func (d *decoder) server(b *block) Server {
@@ -99,9 +101,4 @@ func checkStorageURL(s string) error {
 }
 
 // String hides a password in the URL, should a Storage be printed.
-func (s Storage) String() string {
-	if u, err := url.Parse(s.URL); err == nil && s.Driver() == "postgres" {
-		return u.Redacted()
-	}
-	return s.URL
-}
+func (s Storage) String() string { return redact.URL(s.URL) }

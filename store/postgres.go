@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/alertbridge/alertbridge/internal/redact"
 )
 
 type postgresStore struct {
@@ -17,7 +19,7 @@ func openPostgres(ctx context.Context, url string) (Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse error can quote the URL, password included.
-		return nil, fmt.Errorf("open postgres %s: invalid URL", redactURL(url))
+		return nil, fmt.Errorf("open postgres %s: invalid URL", redact.URL(url))
 	}
 	// pgx defaults to four connections; delivery workers, group-commit
 	// writers and River's own loops each hold one at times. A
@@ -27,12 +29,12 @@ func openPostgres(ctx context.Context, url string) (Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("open postgres %s: %w", redact.URL(url), err)
 	}
 	s := &postgresStore{pool: pool}
 	if err := s.InTx(ctx, func(t Tx) error { return migrate(ctx, t, "postgres") }); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("open postgres %s: %w", redact.URL(url), err)
 	}
 	return s, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/internal/redact"
 )
 
 // ErrNotFound is returned when the alert, delivery or issue asked for does not exist.
@@ -190,22 +191,8 @@ func Open(ctx context.Context, url string) (Store, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return openPostgres(ctx, url)
 	default:
-		return nil, fmt.Errorf("open store: unsupported storage URL scheme in %q", redactURL(url))
+		return nil, fmt.Errorf("open store: unsupported storage URL scheme in %q", redact.URL(url))
 	}
-}
-
-// redactURL drops a password from a URL before it goes into an error.
-func redactURL(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return u
-	}
-	creds := u[scheme+3 : at]
-	if user, _, ok := strings.Cut(creds, ":"); ok {
-		return u[:scheme+3] + user + ":xxxxx" + u[at:]
-	}
-	return u
 }
 
 func micros(t time.Time) int64 {

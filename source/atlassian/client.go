@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/alertbridge/alertbridge/internal/redact"
 	"github.com/alertbridge/alertbridge/internal/retryafter"
 )
 
@@ -187,12 +188,12 @@ func snippet(b []byte) string {
 	return string(b)
 }
 
-// redactURLError drops the URL from a transport error: it holds nothing
-// secret today, but a proxy URL with credentials could.
+// redactURLError redacts the URL a transport error names: the key is in a
+// header, but a configured base_url may carry credentials of its own.
 func redactURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("%s request: %w", ue.Op, ue.Err)
+		return &url.Error{Op: ue.Op, URL: redact.URL(ue.URL), Err: ue.Err}
 	}
 	return err
 }
