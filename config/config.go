@@ -205,9 +205,11 @@ type Detections struct {
 const (
 	DefaultListen     = "127.0.0.1:8080"
 	DefaultStorageURL = "sqlite://./alertbridge.db"
-	DefaultSummary    = "[{{.Severity}}] {{.Title}}"
 	DefaultLabel      = "security-detection"
 	DefaultBaseURL    = "https://api.atlassian.com"
+	// DefaultMaxAttempts is every destination's attempt budget; only a
+	// webhook's max_attempts changes it.
+	DefaultMaxAttempts = 12
 )
 
 // Env is what Parse may read besides the YAML itself. Tests supply fakes; a

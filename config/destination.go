@@ -120,7 +120,7 @@ func (d *decoder) webhook(b *block) *Webhook {
 	w := &Webhook{
 		URL:         b.httpURL("url", true),
 		Timeout:     b.duration("timeout", 10*time.Second, 0, maxTimeout),
-		MaxAttempts: b.integer("max_attempts", 12, 1),
+		MaxAttempts: b.integer("max_attempts", DefaultMaxAttempts, 1),
 	}
 	w.Secret, _ = b.secret("secret")
 	b.done()

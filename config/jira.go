@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/alertbridge/alertbridge/alert"
+	jiradest "github.com/alertbridge/alertbridge/destination/jira"
 )
 
 func (d *decoder) jira(b *block) *Jira {
@@ -139,7 +140,7 @@ func severityKey[V any](d *decoder, f field, seen map[alert.Severity]V) (alert.S
 }
 
 func summary(b *block) string {
-	s := b.str("summary", DefaultSummary)
+	s := b.str("summary", jiradest.DefaultSummary)
 	if _, err := template.New("summary").Parse(s); err != nil {
 		b.problem("summary", "template does not parse: %v", err)
 	}

@@ -238,7 +238,7 @@ func maxAttempts(cfg *config.Config) func(string) int {
 		if n := byName[name]; n > 0 {
 			return n
 		}
-		return 12
+		return config.DefaultMaxAttempts
 	}
 }
 
