@@ -166,6 +166,7 @@ func TestAtlassianSourceEndToEnd(t *testing.T) {
 		"Atlassian.OrgPolicy.Removed": 1, "Atlassian.User.AddedToAdminGroup": 1, "alertbridge.Source.APIKeyExpiry": 1,
 	}
 	testdb.Each(t, func(t *testing.T, driver string) {
+		storage := testdb.URL(t, driver)
 		api := &adminAPI{key: "org-api-key-SECRET-42", hold: make(chan struct{}), held: make(chan struct{}, 4),
 			script: map[string][]int{"": {429}, "c1": {500}, "c2": {-1}}}
 		for c := range slices.Chunk(captured.Data, 10) {
@@ -204,7 +205,7 @@ sources:
     api_key_expires: %s
 detections:
   paths: [%s]
-`, addr, testdb.URL(t, driver), hookSrv.URL, e2eOrg, keyFile, admin.URL,
+`, addr, storage, hookSrv.URL, e2eOrg, keyFile, admin.URL,
 			time.Now().UTC().Add(72*time.Hour).Format(time.DateOnly), rulesDir))
 
 		start := time.Now()
@@ -247,7 +248,14 @@ detections:
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(500 * time.Millisecond) // room for a wrong second delivery to show
+		// A wrong second delivery would be a job still to run: wait until
+		// none is left (periodic polls aside) before counting.
+		jobsDB := openJobsDB(t, driver, storage)
+		for deadline := time.Now().Add(30 * time.Second); jobsDB.pending(t) > 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d jobs still unfinished", jobsDB.pending(t))
+			}
+		}
 		byRule, byAlert := hook.rules()
 		for id, n := range want {
 			if byRule[id] != n {
