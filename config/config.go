@@ -128,6 +128,10 @@ type Jira struct {
 	// to the issue: ReopenTransition moves it back (to the status mapped
 	// for OPEN), ReopenOff leaves it closed.
 	Reopen string
+	// CreateIfResolved: an alert already resolved when its delivery runs
+	// (resolved before its issue could be created) still gets an issue,
+	// moved to the status mapped for RESOLVED; false makes no issue.
+	CreateIfResolved bool
 
 	Sync JiraSync
 }

@@ -146,6 +146,7 @@ func TestParseFull(t *testing.T) {
 					MaxConcurrency:    2,
 					RequestsPerSecond: 1.5,
 					Reopen:            ReopenTransition,
+					CreateIfResolved:  true,
 					Sync: JiraSync{
 						Status:   SyncOneWay,
 						Assignee: SyncOff,
@@ -286,7 +287,7 @@ func TestDefaults(t *testing.T) {
 		URL: "https://example.atlassian.net", Deployment: DeploymentAuto, Auth: AuthBasic,
 		Email: "bot@example.com", Token: j.Jira.Token, Project: "SEC", IssueType: "Task",
 		Labels: []string{"security-detection"}, Summary: "[{{.Severity}}] {{.Title}}",
-		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 5, Reopen: ReopenTransition,
+		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 5, Reopen: ReopenTransition, CreateIfResolved: true,
 		Sync: JiraSync{
 			Status: SyncOff, Assignee: SyncOff, Comments: SyncOff,
 			StatusMap: map[alert.Status]string{
@@ -901,7 +902,7 @@ destinations:
       url: https://example.atlassian.net
       email: bot@example.com
       token_env: JIRA_TOKEN
-      project: SEC` + line + "\n"), testEnv())
+      project: SEC`+line+"\n"), testEnv())
 			if tt.problem != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.problem) {
 					t.Fatalf("reopen %q: error %v, want one naming %s", tt.value, err, tt.problem)

@@ -46,6 +46,7 @@ func (d *decoder) jira(b *block) *Jira {
 		Sync:              d.jiraSync(b.sub("sync")),
 		SearchLag:         b.duration("search_lag", 0, 0, 10*time.Minute),
 		Reopen:            b.choice("reopen", "reopen", ReopenTransition, ReopenTransition, ReopenOff),
+		CreateIfResolved:  b.boolean("create_if_resolved", true),
 	}
 	if j.Auth == AuthBasic && j.Email == "" && !sandbox {
 		b.problem("email", "required when auth is basic (the user name on Data Center)")

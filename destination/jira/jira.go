@@ -83,6 +83,9 @@ type Config struct {
 	PublicURL string // base of the link back when an alert has none
 	// SearchLag overrides the default search lag of the deployment.
 	SearchLag time.Duration
+	// SkipResolved makes no issue for an alert already resolved or closed
+	// when its delivery runs.
+	SkipResolved bool
 	Now       func() time.Time // tests
 }
 
@@ -136,6 +139,9 @@ func New(cfg Config) (*Notifier, error) {
 func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (destination.Receipt, error) {
 	if is := note.Issue; is != nil && is.Key != "" {
 		return destination.Receipt{Issue: is, Detail: "issue " + is.Key + " already exists; left as it is"}, nil
+	}
+	if n.cfg.SkipResolved && !note.Test && (note.Alert.Status == alert.StatusResolved || note.Alert.Status == alert.StatusClosed) {
+		return destination.Receipt{Detail: "the alert was " + string(note.Alert.Status) + " before its issue was created; none made (create_if_resolved: false)"}, nil
 	}
 	if err := n.gate(); err != nil {
 		return destination.Receipt{}, n.done(note, false, err)

@@ -340,3 +340,20 @@ func TestSearchLagIsMeasured(t *testing.T) {
 		t.Fatalf("%d issues, want 2 (the second attempt must not create)", got)
 	}
 }
+
+// With create_if_resolved: false, an alert resolved before its delivery
+// ran gets no issue, and the delivery is done; an open one still does.
+func TestSkipResolved(t *testing.T) {
+	n, sb := setup(t, jirarest.DeploymentCloud, sandbox.Options{}, Config{SkipResolved: true})
+	a := sample()
+	a.Status = alert.StatusResolved
+	r, err := notify(t, n, destination.Notification{Alert: a, DeliveryID: 1, Attempt: 1})
+	if err != nil || r.Issue != nil || len(sb.Requests()) != 0 {
+		t.Fatalf("resolved alert: receipt %+v, error %v, %d requests; want no issue and no request", r, err, len(sb.Requests()))
+	}
+	b := sample()
+	b.AlertID = "still-open"
+	if r, err := notify(t, n, destination.Notification{Alert: b, DeliveryID: 2, Attempt: 1}); err != nil || r.Issue == nil {
+		t.Fatalf("open alert: receipt %+v, error %v", r, err)
+	}
+}
