@@ -19,6 +19,10 @@ import (
 // that was only slow gets no say: the work it may still be doing is
 // guarded by the workers' own rows (a delivery claims each attempt before
 // it sends), which is also what makes a repeated run harmless.
+//
+// A job handed back keeps its scheduled_at, which is in the past: River
+// takes available jobs oldest first, so the orphans run before the backlog
+// that queued behind them, not after it.
 
 const createReplicas = `CREATE TABLE IF NOT EXISTS alertbridge_replicas (
 	id      TEXT PRIMARY KEY,
@@ -74,7 +78,7 @@ func (l *Layer) reclaimOwn(ctx context.Context) error {
 	if l.sqlite {
 		// One process owns a SQLite file, so a job left running is the
 		// work of a process that died.
-		_, err := l.db.execN(ctx, `UPDATE river_job SET state = 'available', scheduled_at = CURRENT_TIMESTAMP WHERE state = 'running'`)
+		_, err := l.db.execN(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
 		if err != nil {
 			return fmt.Errorf("requeue jobs of a previous process: %w", err)
 		}
@@ -83,7 +87,7 @@ func (l *Layer) reclaimOwn(ctx context.Context) error {
 	if err := l.beat(ctx); err != nil {
 		return err
 	}
-	n, err := l.db.execN(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+	n, err := l.db.execN(ctx, `UPDATE river_job SET state = 'available'
 		WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, l.cfg.ID)
 	if err != nil {
 		return fmt.Errorf("requeue jobs of replica %s's previous process: %w", l.cfg.ID, err)
@@ -107,7 +111,7 @@ func (l *Layer) beat(ctx context.Context) error {
 // forgets those replicas.
 func (l *Layer) rescueDead(ctx context.Context) (int64, error) {
 	before := time.Now().Add(-l.cfg.Dead).UnixMicro()
-	n, err := l.db.execN(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+	n, err := l.db.execN(ctx, `UPDATE river_job SET state = 'available'
 		WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] IN
 			(SELECT id FROM alertbridge_replicas WHERE seen_at < $1 AND id <> $2)`, before, l.cfg.ID)
 	if err != nil {
