@@ -26,8 +26,9 @@ import (
 
 // jiraEnv is what every Jira destination of one process shares: one Site
 // per Jira site, so that destinations on the same site spend one request
-// budget and honour one Retry-After; one HTTP transport; and the in-process
-// sandbox, started the first time a destination asks for it.
+// budget and honour one Retry-After; one HTTP transport; one client per
+// destination; and the in-process sandbox, started the first time a
+// destination asks for it.
 type jiraEnv struct {
 	sites  *jira.Sites
 	http   *http.Client
@@ -35,10 +36,20 @@ type jiraEnv struct {
 
 	mu      sync.Mutex
 	sandbox *sandbox.Sandbox
+
+	clientsMu sync.Mutex // held while a client is built, apart from mu, which startSandbox takes
+	clients   map[string]jiraClient
+}
+
+// jiraClient is one destination's client and the site it draws from.
+type jiraClient struct {
+	c    *jira.Client
+	site *jira.Site
 }
 
 func newJiraEnv(logger *slog.Logger) *jiraEnv {
-	return &jiraEnv{sites: jira.NewSites(), http: &http.Client{Transport: destination.Transport()}, logger: logger}
+	return &jiraEnv{sites: jira.NewSites(), http: &http.Client{Transport: destination.Transport()}, logger: logger,
+		clients: map[string]jiraClient{}}
 }
 
 // Close stops the sandbox, if one was started.
@@ -77,8 +88,25 @@ func deploymentOf(s string) jira.Deployment {
 	return ""
 }
 
-// client returns a Jira client for one destination.
-func (e *jiraEnv) client(j *config.Jira) (*jira.Client, *jira.Site, error) {
+// client returns the destination's Jira client, built on first use. The
+// notifier, the sync and the webhook receiver share it, so the deployment
+// is detected once per destination (a serverInfo request each otherwise)
+// and what the client learns serves all three.
+func (e *jiraEnv) client(name string, j *config.Jira) (*jira.Client, *jira.Site, error) {
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	if c, ok := e.clients[name]; ok {
+		return c.c, c.site, nil
+	}
+	c, site, err := e.newClient(j)
+	if err != nil {
+		return nil, nil, err // not remembered: the next caller tries again
+	}
+	e.clients[name] = jiraClient{c: c, site: site}
+	return c, site, nil
+}
+
+func (e *jiraEnv) newClient(j *config.Jira) (*jira.Client, *jira.Site, error) {
 	jc := jira.Config{
 		BaseURL: j.URL, Deployment: deploymentOf(j.Deployment), AuthScheme: j.Auth,
 		User: j.Email, Token: j.Token.Value(), HTTP: e.http, Timeout: j.Timeout,
@@ -103,7 +131,7 @@ func (e *jiraEnv) client(j *config.Jira) (*jira.Client, *jira.Site, error) {
 
 func (e *jiraEnv) notifier(cfg *config.Config, d config.Destination) (*jiradest.Notifier, error) {
 	j := d.Jira
-	c, site, err := e.client(j)
+	c, site, err := e.client(d.Name, j)
 	if err != nil {
 		return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 	}
@@ -112,7 +140,7 @@ func (e *jiraEnv) notifier(cfg *config.Config, d config.Destination) (*jiradest.
 		Project: j.Project, IssueType: j.IssueType, AssigneeID: j.AssigneeID,
 		Labels: j.Labels, LabelsBySeverity: j.LabelsBySeverity, Priority: j.Priority,
 		Summary: j.Summary, CustomFields: j.CustomFields, PublicURL: cfg.Server.PublicURL,
-		SearchLag: j.SearchLag,
+		SearchLag: j.SearchLag, SkipResolved: !j.CreateIfResolved,
 	})
 }
 
@@ -178,7 +206,7 @@ func checkJiraOnline(ctx context.Context, cfg *config.Config, env *jiraEnv) []st
 		}
 		at := fmt.Sprintf("destinations[%d] (%s).jira", i, d.Name)
 		add := func(format string, args ...any) { problems = append(problems, at+": "+fmt.Sprintf(format, args...)) }
-		c, _, err := env.client(d.Jira)
+		c, _, err := env.client(d.Name, d.Jira)
 		if err != nil {
 			add("%v", err)
 			continue

@@ -18,7 +18,7 @@ func jiraWebhooks(cfg *config.Config, jenv *jiraEnv, svc *alerts.Service, st sto
 		if d.Type != config.TypeJira || !d.Jira.Sync.TwoWay() {
 			continue
 		}
-		c, _, err := jenv.client(d.Jira)
+		c, _, err := jenv.client(d.Name, d.Jira)
 		if err != nil {
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}

@@ -11,14 +11,14 @@ import (
 )
 
 // newSyncer builds the Jira sync for the destinations that sync anything.
-// Its clients share each site's rate limit with the notifiers.
+// It shares each destination's client with the notifier.
 func newSyncer(cfg *config.Config, jenv *jiraEnv, l *jobs.Layer, st store.Store, logger *slog.Logger) (*jirasync.Syncer, error) {
 	var dests []jirasync.Destination
 	for _, d := range cfg.Destinations {
 		if d.Type != config.TypeJira || d.Jira == nil {
 			continue
 		}
-		c, _, err := jenv.client(d.Jira)
+		c, _, err := jenv.client(d.Name, d.Jira)
 		if err != nil {
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}

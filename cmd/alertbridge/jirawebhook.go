@@ -59,7 +59,7 @@ func jiraWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	env := newJiraEnv(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer env.Close()
-	c, _, err := env.client(d.Jira)
+	c, _, err := env.client(name, d.Jira)
 	if err != nil {
 		fmt.Fprintf(stderr, "alertbridge jira-webhook: %v\n", err)
 		return 1
