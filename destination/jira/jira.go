@@ -86,7 +86,7 @@ type Config struct {
 	// SkipResolved makes no issue for an alert already resolved or closed
 	// when its delivery runs.
 	SkipResolved bool
-	Now       func() time.Time // tests
+	Now          func() time.Time // tests
 }
 
 // DefaultSummary is the summary template when none is configured.
