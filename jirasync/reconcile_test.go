@@ -14,7 +14,7 @@ import (
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/destination"
-	jiradest "github.com/alertbridge/alertbridge/destination/jira"
+	"github.com/alertbridge/alertbridge/destination/jiradest"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/sandbox"

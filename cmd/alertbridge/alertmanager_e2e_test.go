@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	jiradest "github.com/alertbridge/alertbridge/destination/jira"
+	"github.com/alertbridge/alertbridge/destination/jiradest"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/sandbox"

@@ -19,7 +19,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to read River's jobs
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
 
-	jiradest "github.com/alertbridge/alertbridge/destination/jira"
+	"github.com/alertbridge/alertbridge/destination/jiradest"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/sandbox"

@@ -29,7 +29,7 @@
 // A delivery whose alert already has an issue for this destination (a
 // manual dispatch, a repeat) sends nothing: it neither creates a second issue
 // nor rewrites fields a person may have edited.
-package jira
+package jiradest
 
 import (
 	"context"
@@ -45,7 +45,7 @@ import (
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/destination"
-	jirarest "github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira"
 )
 
 // Default search lags: how long after a create its issue may still be
@@ -65,10 +65,10 @@ const LagProbeEvery = 15 * time.Minute
 type Config struct {
 	// Destination is the destination's name, part of the marker.
 	Destination string
-	Client      *jirarest.Client
+	Client      *jira.Client
 	// Site is the client's Site; when it is closed by a 429 the notifier
 	// snoozes at once instead of holding a worker while it waits.
-	Site *jirarest.Site
+	Site *jira.Site
 
 	Project    string
 	IssueType  string // default Task
@@ -172,7 +172,7 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 		return destination.Receipt{}, destination.Permanent(err)
 	}
 	var prop any = map[string]any{"alertId": note.Alert.AlertID, "destination": n.cfg.Destination, "marker": marker}
-	if dep == jirarest.DeploymentDataCenter {
+	if dep == jira.DeploymentDataCenter {
 		// Data Center's API describes a create's property values as strings
 		// (holding JSON), where Cloud takes the JSON itself.
 		b, _ := json.Marshal(prop)
@@ -226,7 +226,7 @@ func (n *Notifier) done(note destination.Notification, sent bool, err error) err
 		n.tracks[note.DeliveryID] = t
 	}
 	t.attempts = note.Attempt
-	var je *jirarest.Error
+	var je *jira.Error
 	if sent && !(errors.As(err, &je) && je.Status >= 400 && je.Status < 500) {
 		t.uncertain = n.cfg.Now()
 	}
@@ -257,7 +257,7 @@ func (n *Notifier) gate() error {
 // lagWait is how much longer to wait before a search that found nothing
 // can be trusted: until the search lag has passed since the previous
 // attempt, which may have created the issue.
-func (n *Notifier) lagWait(dep jirarest.Deployment, last time.Time) time.Duration {
+func (n *Notifier) lagWait(dep jira.Deployment, last time.Time) time.Duration {
 	if last.IsZero() {
 		return 0
 	}
@@ -266,7 +266,7 @@ func (n *Notifier) lagWait(dep jirarest.Deployment, last time.Time) time.Duratio
 
 // searchLag is how long after a create a search that misses it is still
 // inconclusive: the site's measured lag with margin, within the ceiling.
-func (n *Notifier) searchLag(dep jirarest.Deployment) time.Duration {
+func (n *Notifier) searchLag(dep jira.Deployment) time.Duration {
 	ceiling := n.ceiling(dep)
 	if n.cfg.Site == nil {
 		return ceiling
@@ -277,11 +277,11 @@ func (n *Notifier) searchLag(dep jirarest.Deployment) time.Duration {
 	return ceiling
 }
 
-func (n *Notifier) ceiling(dep jirarest.Deployment) time.Duration {
+func (n *Notifier) ceiling(dep jira.Deployment) time.Duration {
 	if n.cfg.SearchLag > 0 {
 		return n.cfg.SearchLag
 	}
-	if dep == jirarest.DeploymentDataCenter {
+	if dep == jira.DeploymentDataCenter {
 		return DefaultDataCenterSearchLag
 	}
 	return DefaultCloudSearchLag
@@ -338,7 +338,7 @@ func (n *Notifier) find(ctx context.Context, marker string) (*alert.Issue, error
 	}
 	sort.SliceStable(issues, func(i, j int) bool { return idLess(issues[i].ID, issues[j].ID) })
 	is := issues[0]
-	var st jirarest.Status
+	var st jira.Status
 	_, _ = is.Field("status", &st) // the status is a nicety; the link is what matters
 	return &alert.Issue{Key: is.Key, ID: is.ID, URL: n.cfg.Client.BrowseURL(is.Key), Status: st.Name}, nil
 }
@@ -374,7 +374,7 @@ func (n *Notifier) status(ctx context.Context, key string) string {
 	var name string
 	is, err := n.cfg.Client.GetIssue(ctx, key, "status")
 	if err == nil {
-		var st jirarest.Status
+		var st jira.Status
 		if ok, _ := is.Field("status", &st); ok {
 			name = st.Name
 		}
@@ -392,7 +392,7 @@ func (n *Notifier) status(ctx context.Context, key string) string {
 
 // Fields returns the create request's fields in the deployment's
 // representation.
-func (n *Notifier) Fields(dep jirarest.Deployment, a *alert.Alert, marker string) (map[string]any, error) {
+func (n *Notifier) Fields(dep jira.Deployment, a *alert.Alert, marker string) (map[string]any, error) {
 	summary, err := Summary(n.summary, a)
 	if err != nil {
 		return nil, err
@@ -406,7 +406,7 @@ func (n *Notifier) Fields(dep jirarest.Deployment, a *alert.Alert, marker string
 	f["issuetype"] = map[string]any{"name": n.cfg.IssueType}
 	f["summary"] = summary
 	f["labels"] = Labels(n.cfg.Labels, n.cfg.LabelsBySeverity, a.Severity, marker)
-	if dep == jirarest.DeploymentCloud {
+	if dep == jira.DeploymentCloud {
 		f["description"] = DescriptionADF(a, link)
 	} else {
 		f["description"] = DescriptionWiki(a, link)
@@ -415,7 +415,7 @@ func (n *Notifier) Fields(dep jirarest.Deployment, a *alert.Alert, marker string
 		f["priority"] = map[string]any{"name": p}
 	}
 	if id := n.cfg.AssigneeID; id != "" {
-		if dep == jirarest.DeploymentCloud {
+		if dep == jira.DeploymentCloud {
 			f["assignee"] = map[string]any{"id": id}
 		} else {
 			f["assignee"] = map[string]any{"name": id}
@@ -429,7 +429,7 @@ func (n *Notifier) Fields(dep jirarest.Deployment, a *alert.Alert, marker string
 // as Jira asked without spending an attempt, and 5xx, timeouts and
 // connection errors retry with backoff.
 func classify(err error) error {
-	var je *jirarest.Error
+	var je *jira.Error
 	if !errors.As(err, &je) {
 		return err
 	}

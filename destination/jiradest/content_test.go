@@ -1,4 +1,4 @@
-package jira
+package jiradest
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/internal/upstream"
-	jirarest "github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/adf"
 )
 
@@ -233,7 +233,7 @@ func TestDescriptionTooLong(t *testing.T) {
 
 func TestFields(t *testing.T) {
 	n, err := New(Config{
-		Destination: "sec-jira", Client: jirarest.New(jirarest.Config{BaseURL: "http://jira"}), Project: "SEC",
+		Destination: "sec-jira", Client: jira.New(jira.Config{BaseURL: "http://jira"}), Project: "SEC",
 		AssigneeID: "acc-1", Labels: []string{"security-detection"},
 		Priority:     map[alert.Severity]string{alert.SeverityHigh: "High"},
 		CustomFields: map[string]any{"customfield_10010": "v", "summary": "not this"},
@@ -245,7 +245,7 @@ func TestFields(t *testing.T) {
 	a := sample()
 	a.Link = ""
 	m := Marker("sec-jira", "a-1")
-	cloud, err := n.Fields(jirarest.DeploymentCloud, a, m)
+	cloud, err := n.Fields(jira.DeploymentCloud, a, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestFields(t *testing.T) {
 	if md := adf.ToMarkdown(cloud["description"].(*adf.Node)); !strings.Contains(md, "https://ab.example/alerts/a-1") {
 		t.Fatalf("no link back to the public URL: %s", md)
 	}
-	dc, _ := n.Fields(jirarest.DeploymentDataCenter, a, m)
+	dc, _ := n.Fields(jira.DeploymentDataCenter, a, m)
 	if js, _ := json.Marshal(dc["assignee"]); string(js) != `{"name":"acc-1"}` {
 		t.Fatalf("DC assignee %s", js)
 	}
@@ -272,7 +272,7 @@ func TestFields(t *testing.T) {
 		t.Fatalf("DC description is %T", dc["description"])
 	}
 	a.Severity = alert.SeverityLow
-	low, _ := n.Fields(jirarest.DeploymentCloud, a, m)
+	low, _ := n.Fields(jira.DeploymentCloud, a, m)
 	if _, ok := low["priority"]; ok {
 		t.Fatal("a severity without a priority sent one")
 	}
@@ -284,14 +284,14 @@ func TestClassify(t *testing.T) {
 		permanent, wait bool
 		delay           time.Duration
 	}{
-		{&jirarest.Error{Status: 400, Hint: "h"}, true, false, 0},
-		{&jirarest.Error{Status: 401}, true, false, 0},
-		{&jirarest.Error{Status: 403}, true, false, 0},
-		{&jirarest.Error{Status: 404}, true, false, 0},
-		{&jirarest.Error{Status: 429, RetryAfter: 7 * time.Second}, false, true, 7 * time.Second},
-		{&jirarest.Error{Status: 429}, false, true, time.Second},
-		{&jirarest.Error{Status: 502}, false, false, 0},
-		{&jirarest.Error{Status: 408}, false, false, 0},
+		{&jira.Error{Status: 400, Hint: "h"}, true, false, 0},
+		{&jira.Error{Status: 401}, true, false, 0},
+		{&jira.Error{Status: 403}, true, false, 0},
+		{&jira.Error{Status: 404}, true, false, 0},
+		{&jira.Error{Status: 429, RetryAfter: 7 * time.Second}, false, true, 7 * time.Second},
+		{&jira.Error{Status: 429}, false, true, time.Second},
+		{&jira.Error{Status: 502}, false, false, 0},
+		{&jira.Error{Status: 408}, false, false, 0},
 		{errors.New("connection reset"), false, false, 0},
 	} {
 		err := classify(fmt.Errorf("create issue: %w", tt.err))

@@ -1,4 +1,4 @@
-package jira
+package jiradest
 
 import (
 	"context"
@@ -12,14 +12,14 @@ import (
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/destination"
-	jirarest "github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/adf"
 	"github.com/alertbridge/alertbridge/jira/sandbox"
 	"github.com/alertbridge/alertbridge/jira/sandbox/openapicheck"
 )
 
 // setup runs a sandbox and a notifier pointed at it.
-func setup(t *testing.T, dep jirarest.Deployment, opts sandbox.Options, cfg Config) (*Notifier, *sandbox.Sandbox) {
+func setup(t *testing.T, dep jira.Deployment, opts sandbox.Options, cfg Config) (*Notifier, *sandbox.Sandbox) {
 	t.Helper()
 	opts.Deployment = dep
 	if opts.Projects == nil {
@@ -33,11 +33,11 @@ func setup(t *testing.T, dep jirarest.Deployment, opts sandbox.Options, cfg Conf
 	t.Cleanup(func() { _ = sb.Close() })
 	u := sandbox.DefaultUser
 	user := u.Email
-	if dep == jirarest.DeploymentDataCenter {
+	if dep == jira.DeploymentDataCenter {
 		user = u.Name
 	}
 	timeout := 2 * time.Second
-	cfg.Client = jirarest.New(jirarest.Config{BaseURL: sb.URL(), Deployment: dep, User: user, Token: u.Token, Timeout: timeout})
+	cfg.Client = jira.New(jira.Config{BaseURL: sb.URL(), Deployment: dep, User: user, Token: u.Token, Timeout: timeout})
 	if cfg.Destination == "" {
 		cfg.Destination = "sec-jira"
 	}
@@ -59,10 +59,10 @@ func notify(t *testing.T, n *Notifier, note destination.Notification) (destinati
 }
 
 func TestEndToEnd(t *testing.T) {
-	for _, dep := range []jirarest.Deployment{jirarest.DeploymentCloud, jirarest.DeploymentDataCenter} {
+	for _, dep := range []jira.Deployment{jira.DeploymentCloud, jira.DeploymentDataCenter} {
 		t.Run(string(dep), func(t *testing.T) {
 			assignee := sandbox.DefaultUser.AccountID
-			if dep == jirarest.DeploymentDataCenter {
+			if dep == jira.DeploymentDataCenter {
 				assignee = sandbox.DefaultUser.Name
 			}
 			n, sb := setup(t, dep, sandbox.Options{}, Config{
@@ -97,7 +97,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			var prop struct{ AlertID, Destination, Marker string }
 			raw := is.Properties[PropertyKey]
-			if dep == jirarest.DeploymentDataCenter {
+			if dep == jira.DeploymentDataCenter {
 				var s string
 				if err := json.Unmarshal(raw, &s); err != nil {
 					t.Fatalf("DC property %s: %v", raw, err)
@@ -109,7 +109,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("property %s: %v", is.Properties[PropertyKey], err)
 			}
 			link := "https://ab.example/alerts/a-1"
-			if dep == jirarest.DeploymentCloud {
+			if dep == jira.DeploymentCloud {
 				requireADF(t, json.RawMessage(is.Description))
 				doc, err := adf.Parse(is.Description)
 				if err != nil {
@@ -167,7 +167,7 @@ func mustCompact(t *testing.T, raw []byte) []byte {
 // A create whose answer is lost is found by the next attempt, after the
 // search lag, and never made twice.
 func TestLostAnswerFoundAfterLag(t *testing.T) {
-	n, sb := setup(t, jirarest.DeploymentCloud, sandbox.Options{IndexLag: 300 * time.Millisecond}, Config{SearchLag: 600 * time.Millisecond})
+	n, sb := setup(t, jira.DeploymentCloud, sandbox.Options{IndexLag: 300 * time.Millisecond}, Config{SearchLag: 600 * time.Millisecond})
 	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultLostAnswer, Method: http.MethodPost, PathPrefix: "/rest/api/3/issue", Count: 1, Delay: 100 * time.Millisecond})
 	a := sample()
 	note := destination.Notification{Alert: a, DeliveryID: 7, Attempt: 1}
@@ -198,7 +198,7 @@ func TestLostAnswerFoundAfterLag(t *testing.T) {
 // After a restart the notifier knows nothing of earlier attempts: it
 // searches and waits out the lag counted from the last attempt.
 func TestUnknownEarlierAttempt(t *testing.T) {
-	n, sb := setup(t, jirarest.DeploymentCloud, sandbox.Options{IndexLag: time.Hour}, Config{SearchLag: time.Minute})
+	n, sb := setup(t, jira.DeploymentCloud, sandbox.Options{IndexLag: time.Hour}, Config{SearchLag: time.Minute})
 	now := time.Now()
 	n.cfg.Now = func() time.Time { return now }
 	note := destination.Notification{Alert: sample(), DeliveryID: 9, Attempt: 2, LastAttempt: now.Add(-20 * time.Second)}
@@ -220,9 +220,9 @@ func TestUnknownEarlierAttempt(t *testing.T) {
 // A 429 closes the site: the next attempt snoozes without a request, and
 // once open creates at once (a 429 proves nothing was created).
 func TestRateLimited(t *testing.T) {
-	n, sb := setup(t, jirarest.DeploymentCloud, sandbox.Options{}, Config{})
-	site := jirarest.NewSite(0, 0)
-	n.cfg.Client = jirarest.New(jirarest.Config{BaseURL: sb.URL(), Deployment: jirarest.DeploymentCloud,
+	n, sb := setup(t, jira.DeploymentCloud, sandbox.Options{}, Config{})
+	site := jira.NewSite(0, 0)
+	n.cfg.Client = jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud,
 		User: sandbox.DefaultUser.Email, Token: sandbox.DefaultUser.Token, Site: site})
 	n.cfg.Site = site
 	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultRateLimit, Count: 1, RetryAfter: time.Second})
@@ -266,9 +266,9 @@ func TestPermanentErrors(t *testing.T) {
 		{"unknown priority", Config{Priority: map[alert.Severity]string{alert.SeverityHigh: "Urgentest"}}, "", 400, "priority"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			n, sb := setup(t, jirarest.DeploymentCloud, sandbox.Options{}, tt.cfg)
+			n, sb := setup(t, jira.DeploymentCloud, sandbox.Options{}, tt.cfg)
 			if tt.token != "" {
-				n.cfg.Client = jirarest.New(jirarest.Config{BaseURL: sb.URL(), Deployment: jirarest.DeploymentCloud,
+				n.cfg.Client = jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud,
 					User: sandbox.DefaultUser.Email, Token: tt.token})
 			}
 			_, err := notify(t, n, destination.Notification{Alert: sample(), DeliveryID: 1, Attempt: 1})
@@ -278,7 +278,7 @@ func TestPermanentErrors(t *testing.T) {
 			if strings.Contains(err.Error(), sandbox.DefaultUser.Token) || (tt.token != "" && strings.Contains(err.Error(), tt.token)) {
 				t.Fatalf("the error shows the token: %v", err)
 			}
-			var je *jirarest.Error
+			var je *jira.Error
 			if tt.status != 0 && (!asJiraError(err, &je) || je.Status != tt.status) {
 				t.Fatalf("status: %v", err)
 			}
@@ -292,20 +292,20 @@ func TestPermanentErrors(t *testing.T) {
 
 // requestValidator checks every request the sandbox receives against the
 // deployment's OpenAPI spec (and ADF bodies against the ADF schema).
-func requestValidator(t *testing.T, dep jirarest.Deployment) func(*http.Request, []byte) error {
+func requestValidator(t *testing.T, dep jira.Deployment) func(*http.Request, []byte) error {
 	return openapicheck.Validate(t, dep)
 }
 
-func asJiraError(err error, target **jirarest.Error) bool { return errors.As(err, target) }
+func asJiraError(err error, target **jira.Error) bool { return errors.As(err, target) }
 
 // The wait after an uncertain create is the site's measured search lag,
 // not the configured ceiling: a site whose index lags 300ms makes a 502 on
 // create cost seconds, not the minute Cloud's default would.
 func TestSearchLagIsMeasured(t *testing.T) {
-	n, sb := setup(t, jirarest.DeploymentCloud, sandbox.Options{IndexLag: 300 * time.Millisecond}, Config{})
-	site := jirarest.NewSite(0, 0)
+	n, sb := setup(t, jira.DeploymentCloud, sandbox.Options{IndexLag: 300 * time.Millisecond}, Config{})
+	site := jira.NewSite(0, 0)
 	n.cfg.Site = site
-	n.cfg.Client = jirarest.New(jirarest.Config{BaseURL: sb.URL(), Deployment: jirarest.DeploymentCloud,
+	n.cfg.Client = jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud,
 		User: sandbox.DefaultUser.Email, Token: sandbox.DefaultUser.Token, Timeout: 2 * time.Second, Site: site})
 	if _, err := notify(t, n, destination.Notification{Alert: sample(), DeliveryID: 1, Attempt: 1}); err != nil {
 		t.Fatal(err)
@@ -344,7 +344,7 @@ func TestSearchLagIsMeasured(t *testing.T) {
 // With create_if_resolved: false, an alert resolved before its delivery
 // ran gets no issue, and the delivery is done; an open one still does.
 func TestSkipResolved(t *testing.T) {
-	n, sb := setup(t, jirarest.DeploymentCloud, sandbox.Options{}, Config{SkipResolved: true})
+	n, sb := setup(t, jira.DeploymentCloud, sandbox.Options{}, Config{SkipResolved: true})
 	a := sample()
 	a.Status = alert.StatusResolved
 	r, err := notify(t, n, destination.Notification{Alert: a, DeliveryID: 1, Attempt: 1})
