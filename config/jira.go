@@ -7,7 +7,7 @@ import (
 	"unicode"
 
 	"github.com/alertbridge/alertbridge/alert"
-	jiradest "github.com/alertbridge/alertbridge/destination/jira"
+	"github.com/alertbridge/alertbridge/destination/jiradest"
 )
 
 func (d *decoder) jira(b *block) *Jira {
