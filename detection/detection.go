@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/detect"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -31,7 +31,7 @@ const Actor = "alertbridge detection"
 // concurrent use.
 type Pipeline struct {
 	rules  *detect.RuleSet
-	svc    *alerts.Service
+	svc    *lifecycle.Service
 	now    func() time.Time
 	logger *slog.Logger
 
@@ -41,7 +41,7 @@ type Pipeline struct {
 // Config builds a Pipeline.
 type Config struct {
 	Rules   *detect.RuleSet
-	Service *alerts.Service
+	Service *lifecycle.Service
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -132,7 +132,7 @@ func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *
 			a := detect.ErrorAlert(re, now)
 			// Deterministic per rule, error and hour: a rule failing on every
 			// event raises one alert, the rest are duplicates.
-			if _, err := p.svc.AcceptTx(ctx, tx, []alerts.Item{{Alert: &a, Actor: Actor}}); err != nil {
+			if _, err := p.svc.AcceptTx(ctx, tx, []lifecycle.Item{{Alert: &a, Actor: Actor}}); err != nil {
 				return st, err
 			}
 		}
@@ -245,7 +245,7 @@ func (p *Pipeline) fold(ctx context.Context, tx store.Tx, m detect.Match, now ti
 
 func (p *Pipeline) raise(ctx context.Context, tx store.Tx, m detect.Match, g detect.Group) error {
 	a := detect.ToAlert(m, g)
-	_, err := p.svc.AcceptTx(ctx, tx, []alerts.Item{{Alert: &a, Actor: Actor}})
+	_, err := p.svc.AcceptTx(ctx, tx, []lifecycle.Item{{Alert: &a, Actor: Actor}})
 	return err
 }
 

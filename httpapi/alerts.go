@@ -14,9 +14,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/ingest"
 	"github.com/alertbridge/alertbridge/internal/apierror"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -71,7 +71,7 @@ func (s *Server) postAlert(w http.ResponseWriter, r *http.Request) error {
 			return badField(fmt.Sprintf("destinations[%d]", i), fmt.Sprintf("unknown destination %q", name))
 		}
 	}
-	res, err := s.cfg.Service.Ingest(r.Context(), []alerts.Item{{Alert: a, Actor: "token:" + tokenName(r.Context())}})
+	res, err := s.cfg.Service.Ingest(r.Context(), []lifecycle.Item{{Alert: a, Actor: "token:" + tokenName(r.Context())}})
 	if err != nil {
 		return s.ingestFailed(err)
 	}
@@ -95,9 +95,9 @@ func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return fromIngest(err)
 	}
-	items := make([]alerts.Item, len(notices))
+	items := make([]lifecycle.Item, len(notices))
 	for i, n := range notices {
-		items[i] = alerts.Item{Alert: n.Alert, Resolved: n.Resolved, Actor: "alertmanager"}
+		items[i] = lifecycle.Item{Alert: n.Alert, Resolved: n.Resolved, Actor: "alertmanager"}
 	}
 	res, err := s.cfg.Service.Ingest(r.Context(), items)
 	if err != nil {
@@ -118,7 +118,7 @@ func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) ingestFailed(err error) error {
-	if errors.Is(err, alerts.ErrClosed) {
+	if errors.Is(err, lifecycle.ErrClosed) {
 		return &apierror.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "shutting down; retry against another replica or later"}
 	}
 	return fmt.Errorf("ingest: %w", err)
@@ -152,7 +152,7 @@ type alertView struct {
 	Timeline   []alert.Event    `json:"timeline"`
 }
 
-func viewOf(r *alerts.Record) alertView {
+func viewOf(r *lifecycle.Record) alertView {
 	return alertView{Alert: r.Alert, Assignee: r.Alert.Assignee, Comments: r.Comments, Issues: r.Issues, Deliveries: r.Deliveries, Timeline: r.Timeline}
 }
 
@@ -301,7 +301,7 @@ func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeStrict(r, &body); err != nil {
 		return err
 	}
-	p := alerts.Patch{Actor: s.actor(r, body.Actor), Assignee: body.Assignee}
+	p := lifecycle.Patch{Actor: s.actor(r, body.Actor), Assignee: body.Assignee}
 	if body.Status == nil && body.Assignee == nil {
 		return badField("", "nothing to change: give status, assignee or both")
 	}
@@ -395,9 +395,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := s.cfg.Service.Dispatch(r.Context(), id, *body.Destination, actor)
 	switch {
-	case errors.Is(err, alerts.ErrUnknownDest):
+	case errors.Is(err, lifecycle.ErrUnknownDest):
 		return badField("destination", err.Error())
-	case errors.Is(err, alerts.ErrDispatchForbidden):
+	case errors.Is(err, lifecycle.ErrDispatchForbidden):
 		return &apierror.Error{Status: http.StatusForbidden, Code: "forbidden", Field: "destination", Message: err.Error()}
 	case err != nil:
 		return alertErr(err, r)

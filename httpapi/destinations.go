@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -61,7 +61,7 @@ func timeOrNil(t time.Time) *time.Time {
 func (s *Server) testDestination(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	id, err := s.cfg.Service.SendTest(r.Context(), name, s.actor(r, nil))
-	if errors.Is(err, alerts.ErrUnknownDest) {
+	if errors.Is(err, lifecycle.ErrUnknownDest) {
 		return notFound("no destination named " + name)
 	}
 	if err != nil {

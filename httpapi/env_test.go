@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/destination/webhook"
@@ -27,6 +26,7 @@ import (
 	"github.com/alertbridge/alertbridge/httpapi"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -91,14 +91,14 @@ func newEnv(t testing.TB, driver string, o options) *env {
 	}
 	e := &env{st: st, hooks: map[string]*receiver{}}
 	notifiers := map[string]destination.Notifier{}
-	var dests []alerts.Destination
+	var dests []lifecycle.Destination
 	for _, d := range o.dests {
 		r := newReceiver(t, d.replies)
 		e.hooks[d.name] = r
 		notifiers[d.name] = webhook.New(webhook.Config{
 			URL: r.srv.URL, Secret: hookSecret, Timeout: 5 * time.Second, PublicURL: "http://alertbridge.test",
 		})
-		dests = append(dests, alerts.Destination{
+		dests = append(dests, lifecycle.Destination{
 			Destination:    route.Destination{Name: d.name, Severities: d.severities},
 			Type:           "webhook",
 			ManualDispatch: d.manual,
@@ -108,7 +108,7 @@ func newEnv(t testing.TB, driver string, o options) *env {
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	// Ingest and delivery outcomes share one group committer, as in serve.go.
-	batch := alerts.DefaultBatcher(st)
+	batch := lifecycle.DefaultBatcher(st)
 	jl, err := jobs.New(ctx, jobs.Config{
 		DB: st.Handle(), Queues: map[string]int{delivery.Queue: 50},
 		JobTimeout: 35 * time.Second, // serve.go's rule: the 5s webhook timeout plus 30s
@@ -129,7 +129,7 @@ func newEnv(t testing.TB, driver string, o options) *env {
 		Metrics:     delivery.NewMetrics(reg, st),
 		HealthFlush: 10 * time.Millisecond,
 	})
-	svc := alerts.New(st, q, dests, alerts.Options{Batch: batch})
+	svc := lifecycle.New(st, q, dests, lifecycle.Options{Batch: batch})
 	var pipeline *detection.Pipeline
 	if o.rules != "" {
 		rs, err := detect.LoadDir(o.rules)

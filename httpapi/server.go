@@ -20,9 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/internal/apierror"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -37,7 +37,7 @@ type Token struct {
 
 // Config configures the API.
 type Config struct {
-	Service *alerts.Service
+	Service *lifecycle.Service
 	Store   store.Store
 	Tokens  []Token
 	// IngestRate and IngestBurst limit ingest requests per token.

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/internal/apierror"
 	"github.com/alertbridge/alertbridge/internal/hmacsig"
 	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -59,7 +59,7 @@ type Destination struct {
 
 // Config configures the receiver.
 type Config struct {
-	Service      *alerts.Service
+	Service      *lifecycle.Service
 	Store        store.Store
 	Destinations []*Destination
 	Logger       *slog.Logger
@@ -296,7 +296,7 @@ func (h *Handler) applyComment(ctx context.Context, d *Destination, me *jira.Use
 	who := Who(author)
 	body := fmt.Sprintf("[%s] commented on Jira:\n\n%s", who, c.Markdown)
 	_, err = h.cfg.Service.CommentFrom(ctx, alertID, "jira:"+who, body, d.Name, c.ID)
-	if errors.Is(err, alerts.ErrCommentLinked) {
+	if errors.Is(err, lifecycle.ErrCommentLinked) {
 		// The comment is already another alert's (its issue moved, or a
 		// replay came for the wrong issue). A retry cannot change that, and
 		// Jira Cloud retries 408, 409, 425, 429 and 5xx, so a 409 would
@@ -314,7 +314,7 @@ func (h *Handler) applyComment(ctx context.Context, d *Destination, me *jira.Use
 
 func (h *Handler) applyChanges(ctx context.Context, d *Destination, alertID string, ev *Event) error {
 	var (
-		p       = alerts.Patch{Actor: "jira:" + Who(ev.User), Origin: d.Name}
+		p       = lifecycle.Patch{Actor: "jira:" + Who(ev.User), Origin: d.Name}
 		skipped []string
 	)
 	changes := ev.Changes

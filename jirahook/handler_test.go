@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/internal/hmacsig"
@@ -28,6 +27,7 @@ import (
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jirahook"
 	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -67,7 +67,7 @@ func newFakeJira(t testing.TB, me jira.User, users map[string]jira.User) *fakeJi
 
 type env struct {
 	st   store.Store
-	svc  *alerts.Service
+	svc  *lifecycle.Service
 	srv  *httptest.Server
 	jira *fakeJira
 }
@@ -85,7 +85,7 @@ func newEnv(t testing.TB, driver string, users map[string]jira.User) *env {
 	ctx := context.Background()
 	st := testdb.Open(t, driver)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	batch := alerts.DefaultBatcher(st)
+	batch := lifecycle.DefaultBatcher(st)
 	// The jobs are never started: deliveries and syncs are only stored.
 	jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Logger: logger})
 	if err != nil {
@@ -95,9 +95,9 @@ func newEnv(t testing.TB, driver string, users map[string]jira.User) *env {
 		MaxAttempts: func(string) int { return 1 },
 		Metrics:     delivery.NewMetrics(prometheus.NewRegistry(), st)})
 	t.Cleanup(batch.Close)
-	dests := []alerts.Destination{{Destination: route.Destination{Name: "sec"}, Type: "jira"},
+	dests := []lifecycle.Destination{{Destination: route.Destination{Name: "sec"}, Type: "jira"},
 		{Destination: route.Destination{Name: "oneway"}, Type: "jira"}}
-	svc := alerts.New(st, q, dests, alerts.Options{Batch: batch})
+	svc := lifecycle.New(st, q, dests, lifecycle.Options{Batch: batch})
 	fj := newFakeJira(t, serviceAccount, users)
 	client := jira.New(jira.Config{BaseURL: fj.URL, Deployment: jira.DeploymentCloud})
 	oneWay := config.JiraSync{Status: config.SyncOneWay}
@@ -153,7 +153,7 @@ func (e *env) post(t *testing.T, dest string, body []byte, sig, ident string) (i
 	return resp.StatusCode, string(b)
 }
 
-func (e *env) record(t *testing.T, alertID string) *alerts.Record {
+func (e *env) record(t *testing.T, alertID string) *lifecycle.Record {
 	t.Helper()
 	r, err := e.svc.Get(ctx(), alertID)
 	if err != nil {
@@ -275,7 +275,7 @@ func TestEverySample(t *testing.T) {
 	})
 }
 
-func hasEvent(r *alerts.Record, action, detail string) bool {
+func hasEvent(r *lifecycle.Record, action, detail string) bool {
 	for _, ev := range r.Timeline {
 		if ev.Action == action && strings.Contains(ev.Detail, detail) {
 			return true
@@ -284,4 +284,4 @@ func hasEvent(r *alerts.Record, action, detail string) bool {
 	return false
 }
 
-func alertsPatch(st alert.Status) alerts.Patch { return alerts.Patch{Status: &st, Actor: "test"} }
+func alertsPatch(st alert.Status) lifecycle.Patch { return lifecycle.Patch{Status: &st, Actor: "test"} }

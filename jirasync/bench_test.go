@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/lifecycle"
 )
 
 // report adds the median and p99 of the latencies, in milliseconds.
@@ -79,7 +79,7 @@ func BenchmarkPatchToTransition(b *testing.B) {
 		seen := len(sb.Requests())
 		st := statuses[i%2]
 		start := time.Now()
-		if _, err := x.svc.Update(ctx, x.alert, alerts.Patch{Status: &st, Actor: "bench"}); err != nil {
+		if _, err := x.svc.Update(ctx, x.alert, lifecycle.Patch{Status: &st, Actor: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 		var at time.Time

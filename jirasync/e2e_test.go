@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/internal/testdb"
@@ -22,6 +21,7 @@ import (
 	"github.com/alertbridge/alertbridge/jirahook"
 	"github.com/alertbridge/alertbridge/jirasync"
 	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -39,7 +39,7 @@ type site struct {
 // receiver — wired as serve wires it, against one or more sandbox sites.
 type e2e struct {
 	st    store.Store
-	svc   *alerts.Service
+	svc   *lifecycle.Service
 	sites []*site
 	// issue of the alert per destination
 	issues map[string]string
@@ -139,13 +139,13 @@ func newE2E(t testing.TB, driver string, layout []siteSpec) *e2e {
 		defer cancel()
 		_ = jl.Stop(sctx)
 	})
-	x.svc = alerts.New(x.st, q, nil, alerts.Options{OnChange: syncer.OnChange})
+	x.svc = lifecycle.New(x.st, q, nil, lifecycle.Options{OnChange: syncer.OnChange})
 	t.Cleanup(x.svc.Close)
 	var h http.Handler = jirahook.New(jirahook.Config{Service: x.svc, Store: x.st, Destinations: hdests})
 	handler.Store(&h)
 
 	// The alert, with an issue in each destination, as delivery leaves it.
-	a := alerts.TestAlert(time.Now())
+	a := lifecycle.TestAlert(time.Now())
 	x.alert = a.AlertID
 	if err := x.st.InTx(ctx, func(tx store.Tx) error { _, err := tx.InsertAlert(ctx, a); return err }); err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func (x *e2e) issue(t testing.TB, d string) sandbox.StoredIssue {
 	return is
 }
 
-func (x *e2e) record(t testing.TB) *alerts.Record {
+func (x *e2e) record(t testing.TB) *lifecycle.Record {
 	t.Helper()
 	r, err := x.svc.Get(context.Background(), x.alert)
 	if err != nil {
@@ -272,7 +272,7 @@ func endToEnd(t *testing.T, x *e2e) {
 
 	// alertbridge → both issues.
 	triaged := alert.StatusTriaged
-	if _, err := x.svc.Update(ctx, x.alert, alerts.Patch{Status: &triaged, Actor: "sam"}); err != nil {
+	if _, err := x.svc.Update(ctx, x.alert, lifecycle.Patch{Status: &triaged, Actor: "sam"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "both issues In Progress", func() bool {

@@ -29,11 +29,11 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -137,14 +137,14 @@ func New(l *jobs.Layer, st store.Store, dests []Destination, opts Options) *Sync
 
 func on(m config.SyncMode) bool { return m == config.SyncOneWay || m == config.SyncTwoWay }
 
-// OnChange is alerts.Options.OnChange: in the change's transaction it
+// OnChange is lifecycle.Options.OnChange: in the change's transaction it
 // notes the change for every Jira destination that follows the alert —
 // those with an issue and those still delivering one, so that a change
 // made before the link is applied when it lands — and queues their
 // reconciles. A change that came from a destination's Jira is not sent
 // back to it as a note or comment, and what that Jira said is recorded as
 // confirmed there.
-func (s *Syncer) OnChange(ctx context.Context, tx store.Tx, c alerts.Change) error {
+func (s *Syncer) OnChange(ctx context.Context, tx store.Tx, c lifecycle.Change) error {
 	if len(s.dests) == 0 {
 		return nil
 	}
@@ -180,7 +180,7 @@ func (s *Syncer) OnChange(ctx context.Context, tx store.Tx, c alerts.Change) err
 // confirmFromJira records what a Jira webhook told us of its own issue, so
 // that the reconcile does not send it back: the alert status its Jira
 // status now stands for, the assignee it has, and the status by name.
-func (s *Syncer) confirmFromJira(ctx context.Context, tx store.Tx, c alerts.Change) error {
+func (s *Syncer) confirmFromJira(ctx context.Context, tx store.Tx, c lifecycle.Change) error {
 	if c.NewStatus == "" && !c.AssigneeChanged {
 		return nil
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/destination"
@@ -21,6 +20,7 @@ import (
 	"github.com/alertbridge/alertbridge/jira/sandbox/openapicheck"
 	"github.com/alertbridge/alertbridge/jirasync"
 	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -30,7 +30,7 @@ import (
 // Jira checked against Atlassian's OpenAPI spec, on a real database.
 type pipeline struct {
 	st  store.Store
-	svc *alerts.Service
+	svc *lifecycle.Service
 	sb  *sandbox.Sandbox
 	// person is a Jira user other than alertbridge's, for changes made by
 	// hand in Jira.
@@ -68,8 +68,8 @@ func newPipeline(t *testing.T, driver string, dep jira.Deployment, sync config.J
 	}
 	syncer := jirasync.New(jl, st, []jirasync.Destination{{Name: dest, Client: client, Sync: sync, Reopen: reopen}}, jirasync.Options{Logger: logger})
 	q := delivery.New(jl, st, delivery.Config{Notifiers: map[string]destination.Notifier{dest: notifier}, OnLinked: syncer.OnLinked, Logger: logger})
-	svc := alerts.New(st, q, []alerts.Destination{{Destination: route.Destination{Name: dest}, Type: "jira"}},
-		alerts.Options{OnChange: syncer.OnChange})
+	svc := lifecycle.New(st, q, []lifecycle.Destination{{Destination: route.Destination{Name: dest}, Type: "jira"}},
+		lifecycle.Options{OnChange: syncer.OnChange})
 	t.Cleanup(svc.Close)
 	if err := jl.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -88,12 +88,12 @@ func (p *pipeline) fire(t *testing.T, id string, resolved bool) {
 	now := time.Now().UTC()
 	a := &alert.Alert{ID: "Rule.One", AlertID: id, Title: "alert " + id, Severity: alert.SeverityHigh, Type: alert.TypeRule,
 		Tags: []string{}, Source: alert.SourceAlertmanager, Status: alert.StatusOpen, CreatedAt: now, UpdatedAt: now}
-	if _, err := p.svc.Ingest(context.Background(), []alerts.Item{{Alert: a, Resolved: resolved, Actor: "alertmanager"}}); err != nil {
+	if _, err := p.svc.Ingest(context.Background(), []lifecycle.Item{{Alert: a, Resolved: resolved, Actor: "alertmanager"}}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (p *pipeline) record(t *testing.T, id string) *alerts.Record {
+func (p *pipeline) record(t *testing.T, id string) *lifecycle.Record {
 	t.Helper()
 	r, err := p.svc.Get(context.Background(), id)
 	if err != nil {
@@ -144,7 +144,7 @@ func TestChangesBeforeTheLinkAreApplied(t *testing.T) {
 		ctx := context.Background()
 
 		p.fire(t, "triaged-early", false)
-		if _, err := p.svc.Update(ctx, "triaged-early", alerts.Patch{Status: status(alert.StatusTriaged), Actor: "ann@example.com"}); err != nil {
+		if _, err := p.svc.Update(ctx, "triaged-early", lifecycle.Patch{Status: status(alert.StatusTriaged), Actor: "ann@example.com"}); err != nil {
 			t.Fatal(err)
 		}
 		p.fire(t, "resolved-early", false)
@@ -192,7 +192,7 @@ func TestFiringAgainAfterAPersonClosedTheIssue(t *testing.T) {
 				if err := p.person.DoTransition(ctx, key, "31"); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := p.svc.Update(ctx, "flapping", alerts.Patch{Status: status(alert.StatusResolved), Actor: "jira:Ann",
+				if _, err := p.svc.Update(ctx, "flapping", lifecycle.Patch{Status: status(alert.StatusResolved), Actor: "jira:Ann",
 					Origin: dest, IssueStatus: "Done"}); err != nil {
 					t.Fatal(err)
 				}
@@ -251,7 +251,7 @@ func TestEffectsExactlyOnceWhenAnswersAreLost(t *testing.T) {
 				}
 				for i := range alertsN {
 					id := fmt.Sprintf("f-%02d", i)
-					if _, err := p.svc.Update(ctx, id, alerts.Patch{Status: status(alert.StatusTriaged), Assignee: ptr(ann.Email), Actor: "bob@example.com"}); err != nil {
+					if _, err := p.svc.Update(ctx, id, lifecycle.Patch{Status: status(alert.StatusTriaged), Assignee: ptr(ann.Email), Actor: "bob@example.com"}); err != nil {
 						t.Fatal(err)
 					}
 					for c := range 2 {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/internal/testdb"
@@ -17,6 +16,7 @@ import (
 	"github.com/alertbridge/alertbridge/jira/sandbox"
 	"github.com/alertbridge/alertbridge/jirasync"
 	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -26,7 +26,7 @@ var ann = sandbox.User{AccountID: "acc-ann", Name: "ann", Key: "JIRAUSER10001", 
 
 type harness struct {
 	st     store.Store
-	svc    *alerts.Service
+	svc    *lifecycle.Service
 	sb     *sandbox.Sandbox
 	client *jira.Client
 	alert  string
@@ -76,7 +76,7 @@ func newHarness(t *testing.T, dep jira.Deployment, opts sandbox.Options, sync co
 		defer cancel()
 		_ = jl.Stop(sctx)
 	})
-	svc := alerts.New(st, q, nil, alerts.Options{OnChange: syncer.OnChange})
+	svc := lifecycle.New(st, q, nil, lifecycle.Options{OnChange: syncer.OnChange})
 	t.Cleanup(svc.Close)
 
 	ref, err := client.CreateIssue(ctx, map[string]any{
@@ -85,7 +85,7 @@ func newHarness(t *testing.T, dep jira.Deployment, opts sandbox.Options, sync co
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := alerts.TestAlert(time.Now())
+	a := lifecycle.TestAlert(time.Now())
 	err = st.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.InsertAlert(ctx, a); err != nil {
 			return err
@@ -156,7 +156,7 @@ func TestOutbound(t *testing.T) {
 			ctx := context.Background()
 			h := newHarness(t, dep, sandbox.Options{}, defaultSync())
 			triaged := alert.StatusTriaged
-			if _, err := h.svc.Update(ctx, h.alert, alerts.Patch{Status: &triaged, Actor: "ann"}); err != nil {
+			if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &triaged, Actor: "ann"}); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the transition and its note", func() bool {
@@ -187,7 +187,7 @@ func TestOutbound(t *testing.T) {
 			})
 
 			email := ann.Email
-			if _, err := h.svc.Update(ctx, h.alert, alerts.Patch{Assignee: &email, Actor: "ann"}); err != nil {
+			if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Assignee: &email, Actor: "ann"}); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the assignee", func() bool { is := h.issue(t); return is.Assignee != nil && is.Assignee.Email == ann.Email })
@@ -199,7 +199,7 @@ func TestOutbound(t *testing.T) {
 			// A change that came from this destination is not sent back.
 			before := len(h.sb.Requests())
 			resolved := alert.StatusResolved
-			if _, err := h.svc.Update(ctx, h.alert, alerts.Patch{Status: &resolved, Actor: "jira:Ann", Origin: dest}); err != nil {
+			if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &resolved, Actor: "jira:Ann", Origin: dest}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := h.svc.CommentFrom(ctx, h.alert, "[Ann] commented on Jira:", "from Jira", dest, "99999"); err != nil {
@@ -245,7 +245,7 @@ func TestSettledStatusMakesNoTransition(t *testing.T) {
 	}
 	before := len(h.sb.Requests())
 	triaged := alert.StatusTriaged
-	if _, err := h.svc.Update(ctx, h.alert, alerts.Patch{Status: &triaged, Actor: "ann"}); err != nil {
+	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &triaged, Actor: "ann"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the sync result", func() bool { return len(h.events(t, jirasync.ActionSynced)) == 1 })
@@ -285,7 +285,7 @@ func TestStatusPathThroughWorkflow(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, jira.DeploymentCloud, sandbox.Options{Workflow: chainWorkflow()}, defaultSync())
 	resolved := alert.StatusResolved
-	if _, err := h.svc.Update(ctx, h.alert, alerts.Patch{Status: &resolved, Actor: "ann"}); err != nil {
+	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &resolved, Actor: "ann"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "Done through the workflow", func() bool { return len(h.events(t, jirasync.ActionSynced)) == 1 })
@@ -303,7 +303,7 @@ func TestNoStatusPathIsAnError(t *testing.T) {
 	sync.StatusMap[alert.StatusClosed] = "Archived"
 	h := newHarness(t, jira.DeploymentCloud, sandbox.Options{Workflow: chainWorkflow()}, sync)
 	closed := alert.StatusClosed
-	if _, err := h.svc.Update(ctx, h.alert, alerts.Patch{Status: &closed, Actor: "ann"}); err != nil {
+	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &closed, Actor: "ann"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the failure on the timeline", func() bool { return len(h.events(t, jirasync.ActionSyncFailed)) == 1 })
@@ -326,7 +326,7 @@ func TestUnknownAssigneeLeavesIssueAlone(t *testing.T) {
 	nobody, empty := "nobody@example.com", ""
 	// One change at a time: a job syncs the alert as it is when it runs.
 	for i, who := range []*string{&nobody, &empty, &nobody} {
-		if _, err := h.svc.Update(ctx, h.alert, alerts.Patch{Assignee: who, Actor: "ann"}); err != nil {
+		if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Assignee: who, Actor: "ann"}); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the result", func() bool { return len(h.events(t, jirasync.ActionSynced)) == i+1 })
@@ -353,7 +353,7 @@ func TestRateLimitedTransitionWaitsAndSucceeds(t *testing.T) {
 	h := newHarness(t, jira.DeploymentCloud, sandbox.Options{}, defaultSync())
 	h.sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultRateLimit, Method: "POST", PathPrefix: "/rest/api/3/issue/" + h.key + "/transitions", Count: 1, RetryAfter: time.Second})
 	triaged := alert.StatusTriaged
-	if _, err := h.svc.Update(ctx, h.alert, alerts.Patch{Status: &triaged, Actor: "ann"}); err != nil {
+	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &triaged, Actor: "ann"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the transition after the 429", func() bool { return h.issue(t).Status.Name == "In Progress" })

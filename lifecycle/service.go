@@ -1,8 +1,8 @@
-// Package alerts is the alert lifecycle: accepting alerts (in group
+// Package lifecycle is the alert lifecycle: accepting alerts (in group
 // commits), routing them to deliveries, and the changes people make to them
 // afterwards. Every change is written with its timeline entry and the jobs
 // it causes in one transaction.
-package alerts
+package lifecycle
 
 import (
 	"context"
@@ -62,7 +62,7 @@ type Options struct {
 	// or comment change, from whatever path (the API, a source resolving or
 	// re-firing an alert, a Jira webhook), after it is written, so that
 	// work it causes (such as syncing linked issues) is queued atomically
-	// with it; an error rolls the change back. The alerts package stays
+	// with it; an error rolls the change back. The lifecycle package stays
 	// free of what that work is.
 	OnChange func(ctx context.Context, tx store.Tx, c Change) error
 }

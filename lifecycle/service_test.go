@@ -1,4 +1,4 @@
-package alerts_test
+package lifecycle_test
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
 func TestOnChangeAndCommentFrom(t *testing.T) {
 	ctx := context.Background()
 	st := testdb.Open(t, "sqlite")
-	var seen []alerts.Change
-	svc := alerts.New(st, nil, nil, alerts.Options{OnChange: func(_ context.Context, tx store.Tx, c alerts.Change) error {
+	var seen []lifecycle.Change
+	svc := lifecycle.New(st, nil, nil, lifecycle.Options{OnChange: func(_ context.Context, tx store.Tx, c lifecycle.Change) error {
 		if tx == nil {
 			t.Error("OnChange without a transaction")
 		}
@@ -23,16 +23,16 @@ func TestOnChangeAndCommentFrom(t *testing.T) {
 		return nil
 	}})
 	defer svc.Close()
-	a := alerts.TestAlert(time.Now())
+	a := lifecycle.TestAlert(time.Now())
 	if err := st.InTx(ctx, func(tx store.Tx) error { _, err := tx.InsertAlert(ctx, a); return err }); err != nil {
 		t.Fatal(err)
 	}
 	triaged, bob := alert.StatusTriaged, "bob@example.com"
-	if _, err := svc.Update(ctx, a.AlertID, alerts.Patch{Status: &triaged, Assignee: &bob, Actor: "jira:Ann", Origin: "sec"}); err != nil {
+	if _, err := svc.Update(ctx, a.AlertID, lifecycle.Patch{Status: &triaged, Assignee: &bob, Actor: "jira:Ann", Origin: "sec"}); err != nil {
 		t.Fatal(err)
 	}
 	// The same values again change nothing, so there is nothing to sync.
-	if _, err := svc.Update(ctx, a.AlertID, alerts.Patch{Status: &triaged, Actor: "ann"}); err != nil {
+	if _, err := svc.Update(ctx, a.AlertID, lifecycle.Patch{Status: &triaged, Actor: "ann"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != 1 || seen[0].Origin != "sec" || seen[0].OldStatus != alert.StatusOpen || seen[0].NewStatus != triaged ||

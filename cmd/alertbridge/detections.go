@@ -6,10 +6,10 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -41,7 +41,7 @@ func sourceJobs(cfg *config.Config) (*atlassian.Jobs, []*river.PeriodicJob) {
 	return jobs, periodic
 }
 
-func addPollers(cfg *config.Config, jobs *atlassian.Jobs, st store.Store, svc *alerts.Service, p *detection.Pipeline, logger *slog.Logger) {
+func addPollers(cfg *config.Config, jobs *atlassian.Jobs, st store.Store, svc *lifecycle.Service, p *detection.Pipeline, logger *slog.Logger) {
 	for _, s := range cfg.Sources {
 		if s.Type != config.SourceAtlassianAudit {
 			continue

@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/destination/jiradest"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/sandbox"
+	"github.com/alertbridge/alertbridge/lifecycle"
 )
 
 // jiraEnv is what every Jira destination of one process shares: one Site
@@ -176,7 +176,7 @@ func sendTest(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "alertbridge send-test: no destination named %q in %s\n", name, *cfgPath)
 		return 1
 	}
-	a := alerts.TestAlert(time.Now().UTC())
+	a := lifecycle.TestAlert(time.Now().UTC())
 	receipt, err := n.Notify(ctx, destination.Notification{Alert: a, Attempt: 1, Test: true})
 	if err != nil {
 		msg := err.Error()

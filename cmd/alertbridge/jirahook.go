@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/jirahook"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
 // jiraWebhooks builds the receiver of Jira webhooks for the destinations
 // with two-way sync; nil when there are none, so the route answers 404.
-func jiraWebhooks(cfg *config.Config, jenv *jiraEnv, svc *alerts.Service, st store.Store, logger *slog.Logger) (*jirahook.Handler, error) {
+func jiraWebhooks(cfg *config.Config, jenv *jiraEnv, svc *lifecycle.Service, st store.Store, logger *slog.Logger) (*jirahook.Handler, error) {
 	var dests []*jirahook.Destination
 	for _, d := range cfg.Destinations {
 		if d.Type != config.TypeJira || !d.Jira.Sync.TwoWay() {

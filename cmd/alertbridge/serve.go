@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/destination"
@@ -28,6 +27,7 @@ import (
 	"github.com/alertbridge/alertbridge/jirahook"
 	"github.com/alertbridge/alertbridge/jirasync"
 	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
@@ -107,7 +107,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	}
 	// Ingest and delivery outcomes share one group committer, and so share
 	// commits: on SQLite every commit is a disk flush on the one writer.
-	batch := alerts.DefaultBatcher(st)
+	batch := lifecycle.DefaultBatcher(st)
 	defer batch.Close() // for the early returns; shutdown closes it in order below
 	rules, err := loadRules(cfg)
 	if err != nil {
@@ -137,7 +137,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Logger:       logger,
 		Metrics:      delivery.NewMetrics(reg, st),
 	})
-	svc := alerts.New(st, q, serviceDestinations(cfg), alerts.Options{Batch: batch, OnChange: syncer.OnChange})
+	svc := lifecycle.New(st, q, serviceDestinations(cfg), lifecycle.Options{Batch: batch, OnChange: syncer.OnChange})
 	pipeline := detection.New(detection.Config{Rules: rules, Service: svc, Logger: logger})
 	addPollers(cfg, sources, st, svc, pipeline, logger)
 	api := httpapi.New(httpapi.Config{
@@ -271,10 +271,10 @@ func replicaID(cfg *config.Config) string {
 	return host + "/" + cfg.Server.Listen
 }
 
-func serviceDestinations(cfg *config.Config) []alerts.Destination {
-	out := make([]alerts.Destination, len(cfg.Destinations))
+func serviceDestinations(cfg *config.Config) []lifecycle.Destination {
+	out := make([]lifecycle.Destination, len(cfg.Destinations))
 	for i, d := range cfg.Destinations {
-		out[i] = alerts.Destination{
+		out[i] = lifecycle.Destination{
 			Destination:    route.Destination{Name: d.Name, Severities: d.Severities, AlertTypes: d.AlertTypes, LogTypes: d.LogTypes},
 			Type:           d.Type,
 			ManualDispatch: d.ManualDispatch,

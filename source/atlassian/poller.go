@@ -15,9 +15,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -71,12 +71,12 @@ type Poller struct {
 	cfg      Config
 	client   *client
 	pipeline *detection.Pipeline
-	svc      *alerts.Service
+	svc      *lifecycle.Service
 	st       store.Store
 }
 
 // NewPoller builds a poller writing through the pipeline and service.
-func NewPoller(cfg Config, st store.Store, svc *alerts.Service, pipeline *detection.Pipeline) *Poller {
+func NewPoller(cfg Config, st store.Store, svc *lifecycle.Service, pipeline *detection.Pipeline) *Poller {
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = EndpointEventsStream
 	}
@@ -256,7 +256,7 @@ func (p *Poller) poll(ctx context.Context) (PollStats, error) {
 // what they report, so raising one again is a duplicate, not a new alert.
 func (p *Poller) health(ctx context.Context, pollErr error) error {
 	now := p.now()
-	var items []alerts.Item
+	var items []lifecycle.Item
 	cp, err := p.load(ctx)
 	if err != nil {
 		return err
@@ -298,10 +298,10 @@ func (p *Poller) health(ctx context.Context, pollErr error) error {
 	return err
 }
 
-func (p *Poller) systemAlert(ruleID string, sev alert.Severity, alertID string, now time.Time, title, desc string, ctx map[string]any) alerts.Item {
+func (p *Poller) systemAlert(ruleID string, sev alert.Severity, alertID string, now time.Time, title, desc string, ctx map[string]any) lifecycle.Item {
 	ctx["source"], ctx["orgId"] = p.cfg.Name, p.cfg.OrgID
 	raw, _ := json.Marshal(ctx) // strings, times and numbers: cannot fail
-	return alerts.Item{Actor: "source:" + p.cfg.Name, Alert: &alert.Alert{
+	return lifecycle.Item{Actor: "source:" + p.cfg.Name, Alert: &alert.Alert{
 		ID: ruleID, AlertID: alertID, CreatedAt: now, Severity: sev, Type: alert.TypeSystemError,
 		Title: title, Name: "Atlassian audit-log source", Description: desc, Tags: []string{"alertbridge", "source-health"},
 		Context: raw, LogTypes: []string{detection.LogTypeAtlassianAudit}, Source: alert.SourceSystem,

@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/alerts"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/internal/upstream"
 	"github.com/alertbridge/alertbridge/jobs"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -153,7 +153,7 @@ func (f *fakeAdmin) serve(w http.ResponseWriter, r *http.Request) {
 
 type env struct {
 	st       store.Store
-	svc      *alerts.Service
+	svc      *lifecycle.Service
 	pipeline *detection.Pipeline
 }
 
@@ -161,7 +161,7 @@ func newEnv(t *testing.T, driver string) *env {
 	t.Helper()
 	st := testdb.Open(t, driver)
 	ctx := context.Background()
-	batch := alerts.DefaultBatcher(st)
+	batch := lifecycle.DefaultBatcher(st)
 	t.Cleanup(batch.Close)
 	// The queue is never started: the alerts' deliveries are only stored.
 	jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle()})
@@ -169,7 +169,7 @@ func newEnv(t *testing.T, driver string) *env {
 		t.Fatal(err)
 	}
 	q := delivery.New(jl, st, delivery.Config{Batch: batch})
-	svc := alerts.New(st, q, nil, alerts.Options{Batch: batch})
+	svc := lifecycle.New(st, q, nil, lifecycle.Options{Batch: batch})
 	_, file, _, _ := runtime.Caller(0)
 	rs, err := detect.LoadDir(filepath.Join(filepath.Dir(file), "..", "..", "rules"))
 	if err != nil {
