@@ -14,14 +14,14 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/lifecycle"
+	"github.com/alertbridge/alertbridge/ruleengine"
 	"github.com/alertbridge/alertbridge/store"
 )
 
 // groupRetention is how long a group is kept after its period ended. A
 // match arriving later than this for an ended period starts a period of its
-// own; until then it joins the stored one (detect.Fold).
+// own; until then it joins the stored one (ruleengine.Fold).
 const groupRetention = 7 * 24 * time.Hour
 
 // Actor is who detection alerts and comments are attributed to.
@@ -30,7 +30,7 @@ const Actor = "alertbridge detection"
 // Pipeline evaluates events and applies the results. It is safe for
 // concurrent use.
 type Pipeline struct {
-	rules  *detect.RuleSet
+	rules  *ruleengine.RuleSet
 	svc    *lifecycle.Service
 	now    func() time.Time
 	logger *slog.Logger
@@ -40,7 +40,7 @@ type Pipeline struct {
 
 // Config builds a Pipeline.
 type Config struct {
-	Rules   *detect.RuleSet
+	Rules   *ruleengine.RuleSet
 	Service *lifecycle.Service
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -74,17 +74,17 @@ type Stats struct {
 
 // Evaluated is a batch of events with the rules' verdicts, ready to apply.
 type Evaluated struct {
-	events  []detect.Event
-	matches [][]detect.Match
-	errs    [][]detect.RuleError
+	events  []ruleengine.Event
+	matches [][]ruleengine.Match
+	errs    [][]ruleengine.RuleError
 }
 
 // Evaluate runs the rules over events. It does no I/O: callers evaluate
 // before they open a transaction, so the CPU-bound part never holds the
 // writer. It fails only when ctx ends, and then nothing may be applied,
 // since rules cut short would be reported as broken.
-func (p *Pipeline) Evaluate(ctx context.Context, events []detect.Event) (*Evaluated, error) {
-	ev := &Evaluated{events: events, matches: make([][]detect.Match, len(events)), errs: make([][]detect.RuleError, len(events))}
+func (p *Pipeline) Evaluate(ctx context.Context, events []ruleengine.Event) (*Evaluated, error) {
+	ev := &Evaluated{events: events, matches: make([][]ruleengine.Match, len(events)), errs: make([][]ruleengine.RuleError, len(events))}
 	for i, e := range events {
 		ev.matches[i], ev.errs[i] = p.rules.Evaluate(ctx, e)
 		if err := ctx.Err(); err != nil {
@@ -96,7 +96,7 @@ func (p *Pipeline) Evaluate(ctx context.Context, events []detect.Event) (*Evalua
 
 // Process evaluates events and applies them in a group commit. When it
 // returns nil, every alert they raised is on disk with its deliveries.
-func (p *Pipeline) Process(ctx context.Context, events []detect.Event) (Stats, error) {
+func (p *Pipeline) Process(ctx context.Context, events []ruleengine.Event) (Stats, error) {
 	ev, err := p.Evaluate(ctx, events)
 	if err != nil {
 		return Stats{}, err
@@ -129,7 +129,7 @@ func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *
 		for _, re := range ev.errs[i] {
 			st.RuleErrors++
 			p.logger.Warn("detection rule failed", "rule", re.Rule.ID, "function", re.Function, "event", e.ID, "error", re.Err)
-			a := detect.ErrorAlert(re, now)
+			a := ruleengine.ErrorAlert(re, now)
 			// Deterministic per rule, error and hour: a rule failing on every
 			// event raises one alert, the rest are duplicates.
 			if _, err := p.svc.AcceptTx(ctx, tx, []lifecycle.Item{{Alert: &a, Actor: Actor}}); err != nil {
@@ -149,7 +149,7 @@ func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *
 	return st, nil
 }
 
-func (p *Pipeline) markSeen(ctx context.Context, tx store.Tx, source string, events []detect.Event, now time.Time) ([]bool, error) {
+func (p *Pipeline) markSeen(ctx context.Context, tx store.Tx, source string, events []ruleengine.Event, now time.Time) ([]bool, error) {
 	fresh := make([]bool, len(events))
 	var (
 		ids []string
@@ -177,22 +177,22 @@ func (p *Pipeline) markSeen(ctx context.Context, tx store.Tx, source string, eve
 }
 
 // fold folds one match into its stored group and acts on the outcome.
-func (p *Pipeline) fold(ctx context.Context, tx store.Tx, m detect.Match, now time.Time, st *Stats) error {
+func (p *Pipeline) fold(ctx context.Context, tx store.Tx, m ruleengine.Match, now time.Time, st *Stats) error {
 	row, err := tx.LockDetectionGroup(ctx, m.Rule.ID, m.Dedup)
-	var prev *detect.Group
+	var prev *ruleengine.Group
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		row = nil
 	case err != nil:
 		return err
 	default:
-		var g detect.Group
+		var g ruleengine.Group
 		if err := json.Unmarshal(row.State, &g); err != nil {
 			return fmt.Errorf("decode detection group %s: %w", m.Rule.ID, err)
 		}
 		prev = &g
 	}
-	next, out := detect.Fold(prev, m, now)
+	next, out := ruleengine.Fold(prev, m, now)
 	state, err := json.Marshal(next)
 	if err != nil {
 		return fmt.Errorf("encode detection group %s: %w", m.Rule.ID, err)
@@ -207,16 +207,16 @@ func (p *Pipeline) fold(ctx context.Context, tx store.Tx, m detect.Match, now ti
 	}
 
 	switch out {
-	case detect.Pending:
+	case ruleengine.Pending:
 		st.Pending++
-	case detect.Raise:
+	case ruleengine.Raise:
 		if err := p.raise(ctx, tx, m, next); err != nil {
 			return err
 		}
 		st.Raised++
 		// Comments summarise matches after the one the alert was raised on.
 		put.CommentedCount = next.Count
-	case detect.Update:
+	case ruleengine.Update:
 		facts := alert.Detection{MatchCount: next.Count, FirstSeen: next.FirstSeen, LastSeen: next.LastSeen, Dedup: next.Dedup}
 		err := tx.UpdateAlertDetection(ctx, next.AlertID, facts, now)
 		if errors.Is(err, store.ErrNotFound) {
@@ -243,8 +243,8 @@ func (p *Pipeline) fold(ctx context.Context, tx store.Tx, m detect.Match, now ti
 	return tx.PutDetectionGroup(ctx, put)
 }
 
-func (p *Pipeline) raise(ctx context.Context, tx store.Tx, m detect.Match, g detect.Group) error {
-	a := detect.ToAlert(m, g)
+func (p *Pipeline) raise(ctx context.Context, tx store.Tx, m ruleengine.Match, g ruleengine.Group) error {
+	a := ruleengine.ToAlert(m, g)
 	_, err := p.svc.AcceptTx(ctx, tx, []lifecycle.Item{{Alert: &a, Actor: Actor}})
 	return err
 }
@@ -253,7 +253,7 @@ func (p *Pipeline) raise(ctx context.Context, tx store.Tx, m detect.Match, g det
 // when the alert has an issue somewhere and the rule's dedup period has
 // passed since the last comment: people following the issue hear that the
 // activity goes on, without a comment per event.
-func (p *Pipeline) maybeComment(ctx context.Context, tx store.Tx, m detect.Match, g detect.Group, put *store.DetectionGroup, now time.Time) (bool, error) {
+func (p *Pipeline) maybeComment(ctx context.Context, tx store.Tx, m ruleengine.Match, g ruleengine.Group, put *store.DetectionGroup, now time.Time) (bool, error) {
 	if g.Count <= put.CommentedCount {
 		return false, nil
 	}

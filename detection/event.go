@@ -3,7 +3,7 @@ package detection
 import (
 	"time"
 
-	"github.com/alertbridge/alertbridge/detect"
+	"github.com/alertbridge/alertbridge/ruleengine"
 )
 
 // LogTypeAtlassianAudit is the log type of Atlassian organization audit events.
@@ -13,8 +13,8 @@ const LogTypeAtlassianAudit = "Atlassian.Audit"
 // time where the log type says (else common top-level fields), so dedup
 // periods and thresholds run on when things happened rather than when they
 // reached us. received stands in for a time the event lacks.
-func NewEvent(logType string, data map[string]any, received time.Time) detect.Event {
-	ev := detect.Event{LogType: logType, Data: data, Time: received}
+func NewEvent(logType string, data map[string]any, received time.Time) ruleengine.Event {
+	ev := ruleengine.Event{LogType: logType, Data: data, Time: received}
 	ev.ID = firstString(data, "id", "eventId", "event_id", "p_row_id")
 	if logType == LogTypeAtlassianAudit {
 		if attrs, ok := data["attributes"].(map[string]any); ok {

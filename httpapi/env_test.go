@@ -21,13 +21,13 @@ import (
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/destination/webhook"
-	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/httpapi"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/route"
+	"github.com/alertbridge/alertbridge/ruleengine"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -132,7 +132,7 @@ func newEnv(t testing.TB, driver string, o options) *env {
 	svc := lifecycle.New(st, q, dests, lifecycle.Options{Batch: batch})
 	var pipeline *detection.Pipeline
 	if o.rules != "" {
-		rs, err := detect.LoadDir(o.rules)
+		rs, err := ruleengine.LoadDir(o.rules)
 		if err != nil {
 			batch.Close()
 			t.Fatal(err)

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/internal/apierror"
+	"github.com/alertbridge/alertbridge/ruleengine"
 )
 
 // maxLogTypeLen bounds the log type in the path; it ends up in alerts and
@@ -59,7 +59,7 @@ func (s *Server) postLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	if rules > 0 {
 		now := time.Now().UTC()
-		events := make([]detect.Event, len(data))
+		events := make([]ruleengine.Event, len(data))
 		for i, d := range data {
 			events[i] = detection.NewEvent(logType, d, now)
 		}

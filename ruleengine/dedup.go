@@ -1,4 +1,4 @@
-package detect
+package ruleengine
 
 import (
 	"crypto/sha256"

@@ -1,4 +1,4 @@
-package detect
+package ruleengine
 
 import "go.starlark.net/starlark"
 

@@ -11,7 +11,7 @@ import (
 )
 
 // DetectionGroup is the stored dedup state of one rule and dedup string.
-// State holds the detection engine's own record (detect.Group as JSON); the
+// State holds the detection engine's own record (ruleengine.Group as JSON); the
 // other fields repeat what is worth querying, plus what only the store
 // tracks (the comment throttle).
 type DetectionGroup struct {

@@ -7,9 +7,9 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/alertbridge/alertbridge/config"
-	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/lifecycle"
+	"github.com/alertbridge/alertbridge/ruleengine"
 	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -17,11 +17,11 @@ import (
 // loadRules loads detections.paths (relative to the working directory). A
 // rule set that does not load is an error listing every problem: running
 // with some rules silently missing would be a gap nobody sees.
-func loadRules(cfg *config.Config) (*detect.RuleSet, error) {
+func loadRules(cfg *config.Config) (*ruleengine.RuleSet, error) {
 	if len(cfg.Detections.Paths) == 0 {
-		return &detect.RuleSet{}, nil // no rules: events are accepted and counted
+		return &ruleengine.RuleSet{}, nil // no rules: events are accepted and counted
 	}
-	rs, err := detect.LoadDir(cfg.Detections.Paths...)
+	rs, err := ruleengine.LoadDir(cfg.Detections.Paths...)
 	if err != nil {
 		return nil, fmt.Errorf("detections.paths: the rules do not load:\n%w", err)
 	}

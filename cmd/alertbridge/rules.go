@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/alertbridge/alertbridge/detect"
+	"github.com/alertbridge/alertbridge/ruleengine"
 )
 
 func rules(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -18,7 +18,7 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: alertbridge rules test DIR...")
 		return 2
 	}
-	failed, err := detect.RunTests(ctx, stdout, dirs...)
+	failed, err := ruleengine.RunTests(ctx, stdout, dirs...)
 	if err != nil {
 		fmt.Fprintln(stderr, "alertbridge rules test:", err)
 		return 1

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/lifecycle"
+	"github.com/alertbridge/alertbridge/ruleengine"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -198,7 +198,7 @@ func (p *Poller) poll(ctx context.Context) (PollStats, error) {
 		}
 		stats.Pages++
 		received := p.now()
-		events := make([]detect.Event, len(pg.Data))
+		events := make([]ruleengine.Event, len(pg.Data))
 		for i, d := range pg.Data {
 			events[i] = detection.NewEvent(detection.LogTypeAtlassianAudit, d, received)
 		}

@@ -17,12 +17,12 @@ import (
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/delivery"
-	"github.com/alertbridge/alertbridge/detect"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/internal/upstream"
 	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/lifecycle"
+	"github.com/alertbridge/alertbridge/ruleengine"
 	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -171,7 +171,7 @@ func newEnv(t *testing.T, driver string) *env {
 	q := delivery.New(jl, st, delivery.Config{Batch: batch})
 	svc := lifecycle.New(st, q, nil, lifecycle.Options{Batch: batch})
 	_, file, _, _ := runtime.Caller(0)
-	rs, err := detect.LoadDir(filepath.Join(filepath.Dir(file), "..", "..", "rules"))
+	rs, err := ruleengine.LoadDir(filepath.Join(filepath.Dir(file), "..", "..", "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
