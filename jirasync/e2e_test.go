@@ -18,8 +18,8 @@ import (
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/adf"
 	"github.com/alertbridge/alertbridge/jira/sandbox"
-	"github.com/alertbridge/alertbridge/jirahook"
 	"github.com/alertbridge/alertbridge/jirasync"
+	"github.com/alertbridge/alertbridge/jirasync/inbound"
 	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
@@ -99,7 +99,7 @@ func newE2E(t testing.TB, driver string, layout []siteSpec) *e2e {
 
 	var (
 		sdests []jirasync.Destination
-		hdests []*jirahook.Destination
+		hdests []*inbound.Destination
 	)
 	for i, spec := range layout {
 		names := spec.dests
@@ -122,7 +122,7 @@ func newE2E(t testing.TB, driver string, layout []siteSpec) *e2e {
 		for _, d := range names {
 			x.dsite[d] = s
 			sdests = append(sdests, jirasync.Destination{Name: d, Client: s.bot, Sync: twoWay()})
-			hdests = append(hdests, &jirahook.Destination{Name: d, Secret: hookSecret, Sync: twoWay(), Jira: s.bot})
+			hdests = append(hdests, &inbound.Destination{Name: d, Secret: hookSecret, Sync: twoWay(), Jira: s.bot})
 		}
 	}
 	jl, err := jobs.New(ctx, jobs.Config{DB: x.st.Handle(), Queues: map[string]int{jirasync.Queue: 20, delivery.Queue: 5}})
@@ -141,7 +141,7 @@ func newE2E(t testing.TB, driver string, layout []siteSpec) *e2e {
 	})
 	x.svc = lifecycle.New(x.st, q, nil, lifecycle.Options{OnChange: syncer.OnChange})
 	t.Cleanup(x.svc.Close)
-	var h http.Handler = jirahook.New(jirahook.Config{Service: x.svc, Store: x.st, Destinations: hdests})
+	var h http.Handler = inbound.New(inbound.Config{Service: x.svc, Store: x.st, Destinations: hdests})
 	handler.Store(&h)
 
 	// The alert, with an issue in each destination, as delivery leaves it.

@@ -188,7 +188,7 @@ func TestFiringAgainAfterAPersonClosedTheIssue(t *testing.T) {
 				p.settle(t)
 				key := p.issue(t, "flapping").Key
 				// Ann closes it in Jira; the webhook Jira sends moves the
-				// alert as jirahook does.
+				// alert as jirasync/inbound does.
 				if err := p.person.DoTransition(ctx, key, "31"); err != nil {
 					t.Fatal(err)
 				}

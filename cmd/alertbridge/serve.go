@@ -24,8 +24,8 @@ import (
 	"github.com/alertbridge/alertbridge/destination/webhook"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/httpapi"
-	"github.com/alertbridge/alertbridge/jirahook"
 	"github.com/alertbridge/alertbridge/jirasync"
+	"github.com/alertbridge/alertbridge/jirasync/inbound"
 	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/route"
@@ -150,7 +150,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	if hooks != nil {
-		api.Handle(jirahook.Pattern, hooks)
+		api.Handle(inbound.Pattern, hooks)
 	}
 	if len(cfg.Server.APITokens) == 0 {
 		logger.Warn("no server.api_tokens configured: every /api/ request will be refused")

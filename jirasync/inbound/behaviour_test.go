@@ -1,4 +1,4 @@
-package jirahook_test
+package inbound_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/internal/hmacsig"
 	"github.com/alertbridge/alertbridge/internal/testdb"
-	"github.com/alertbridge/alertbridge/jirahook"
+	"github.com/alertbridge/alertbridge/jirasync/inbound"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -80,7 +80,7 @@ func TestMalformed(t *testing.T) {
 			t.Errorf("%s: %d %s; want 400 naming %q", c.body, status, resp, c.field)
 		}
 	}
-	big := make([]byte, jirahook.MaxBodyBytes+1)
+	big := make([]byte, inbound.MaxBodyBytes+1)
 	if status, _ := e.post(t, "sec", big, hmacsig.Sign(secret, big), ""); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d", status)
 	}
@@ -183,13 +183,13 @@ func TestReverseStatus(t *testing.T) {
 		{"", "Weird", "", alert.StatusOpen, "", false},
 		{"", "Weird", "undefined", alert.StatusOpen, "", false},
 	} {
-		got, ok := jirahook.ReverseStatus(m, c.id, c.name, c.category, c.current)
+		got, ok := inbound.ReverseStatus(m, c.id, c.name, c.category, c.current)
 		if got != c.want || ok != c.ok {
 			t.Errorf("ReverseStatus(%q, %q, %q, %s) = %s, %v; want %s, %v", c.id, c.name, c.category, c.current, got, ok, c.want, c.ok)
 		}
 	}
 	byID := map[alert.Status]string{alert.StatusTriaged: "10025"}
-	if got, ok := jirahook.ReverseStatus(byID, "10025", "Selected", "", alert.StatusOpen); got != alert.StatusTriaged || !ok {
+	if got, ok := inbound.ReverseStatus(byID, "10025", "Selected", "", alert.StatusOpen); got != alert.StatusTriaged || !ok {
 		t.Errorf("by id: %s %v", got, ok)
 	}
 }
@@ -203,7 +203,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(s.body)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ev, err := jirahook.Parse(b)
+		ev, err := inbound.Parse(b)
 		if err == nil && ev == nil {
 			t.Fatal("nil event without an error")
 		}

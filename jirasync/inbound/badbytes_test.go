@@ -1,4 +1,4 @@
-package jirahook_test
+package inbound_test
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package jirahook
+package inbound
 
 import (
 	"cmp"

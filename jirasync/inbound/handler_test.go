@@ -1,4 +1,4 @@
-package jirahook_test
+package inbound_test
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ import (
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/internal/upstream"
 	"github.com/alertbridge/alertbridge/jira"
-	"github.com/alertbridge/alertbridge/jirahook"
+	"github.com/alertbridge/alertbridge/jirasync/inbound"
 	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/route"
@@ -101,16 +101,16 @@ func newEnv(t testing.TB, driver string, users map[string]jira.User) *env {
 	fj := newFakeJira(t, serviceAccount, users)
 	client := jira.New(jira.Config{BaseURL: fj.URL, Deployment: jira.DeploymentCloud})
 	oneWay := config.JiraSync{Status: config.SyncOneWay}
-	hd := []*jirahook.Destination{
+	hd := []*inbound.Destination{
 		{Name: "sec", Secret: secret, Sync: twoWay(), Jira: client},
 		{Name: "oneway", Secret: secret, Sync: oneWay, Jira: client},
 	}
 	for i := range 200 {
-		hd = append(hd, &jirahook.Destination{Name: fmt.Sprintf("sec%d", i), Secret: secret, Sync: twoWay(), Jira: client})
+		hd = append(hd, &inbound.Destination{Name: fmt.Sprintf("sec%d", i), Secret: secret, Sync: twoWay(), Jira: client})
 	}
-	h := jirahook.New(jirahook.Config{Service: svc, Store: st, Logger: logger, Destinations: hd})
+	h := inbound.New(inbound.Config{Service: svc, Store: st, Logger: logger, Destinations: hd})
 	mux := http.NewServeMux()
-	mux.Handle(jirahook.Pattern, h)
+	mux.Handle(inbound.Pattern, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &env{st: st, svc: svc, srv: srv, jira: fj}
@@ -222,7 +222,7 @@ func TestEverySample(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ev, err := jirahook.Parse(body)
+				ev, err := inbound.Parse(body)
 				if err != nil {
 					t.Fatalf("parse: %v", err)
 				}
@@ -255,7 +255,7 @@ func TestEverySample(t *testing.T) {
 					if want.assignee != nil && r.Alert.Assignee != *want.assignee {
 						t.Errorf("assignee = %q, want %q", r.Alert.Assignee, *want.assignee)
 					}
-					if want.skipped != "" && !hasEvent(r, jirahook.ActionSyncSkipped, want.skipped) {
+					if want.skipped != "" && !hasEvent(r, inbound.ActionSyncSkipped, want.skipped) {
 						t.Errorf("no sync_skipped event with %q: %+v", want.skipped, r.Timeline)
 					}
 				}

@@ -1,9 +1,9 @@
-// Package jirahook receives Jira webhooks for destinations with two-way
+// Package inbound receives Jira webhooks for destinations with two-way
 // sync and applies what changed in Jira to the linked alerts: status,
 // assignee and comments. It verifies each delivery's signature, ignores
 // replays, and ignores changes alertbridge itself made in Jira, so that
 // sync never loops.
-package jirahook
+package inbound
 
 import (
 	"bytes"
