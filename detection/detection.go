@@ -149,7 +149,7 @@ func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *
 	return st, nil
 }
 
-func (p *Pipeline) markSeen(ctx context.Context, tx store.Tx, source string, events []ruleengine.Event, now time.Time) ([]bool, error) {
+func (p *Pipeline) markSeen(ctx context.Context, tx store.SourceTx, source string, events []ruleengine.Event, now time.Time) ([]bool, error) {
 	fresh := make([]bool, len(events))
 	var (
 		ids []string
@@ -285,7 +285,7 @@ func (p *Pipeline) maybeComment(ctx context.Context, tx store.Tx, m ruleengine.M
 }
 
 // maybeExpire drops long-ended groups, at most once an hour per process.
-func (p *Pipeline) maybeExpire(ctx context.Context, tx store.Tx, now time.Time) error {
+func (p *Pipeline) maybeExpire(ctx context.Context, tx store.DetectionTx, now time.Time) error {
 	last := p.lastExpire.Load()
 	if now.Unix()-last < 3600 || !p.lastExpire.CompareAndSwap(last, now.Unix()) {
 		return nil

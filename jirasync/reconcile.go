@@ -180,7 +180,7 @@ func (s *Syncer) OnChange(ctx context.Context, tx store.Tx, c lifecycle.Change) 
 // confirmFromJira records what a Jira webhook told us of its own issue, so
 // that the reconcile does not send it back: the alert status its Jira
 // status now stands for, the assignee it has, and the status by name.
-func (s *Syncer) confirmFromJira(ctx context.Context, tx store.Tx, c lifecycle.Change) error {
+func (s *Syncer) confirmFromJira(ctx context.Context, tx store.SyncTx, c lifecycle.Change) error {
 	if c.NewStatus == "" && !c.AssigneeChanged {
 		return nil
 	}
@@ -202,7 +202,10 @@ func (s *Syncer) confirmFromJira(ctx context.Context, tx store.Tx, c lifecycle.C
 
 // following lists the synced destinations an alert's issues are or will be
 // in.
-func (s *Syncer) following(ctx context.Context, tx store.Tx, alertID string) ([]string, error) {
+func (s *Syncer) following(ctx context.Context, tx interface {
+	store.IssueTx
+	store.DeliveryTx
+}, alertID string) ([]string, error) {
 	var names []string
 	issues, err := tx.ListIssues(ctx, alertID)
 	if err != nil {
@@ -226,7 +229,10 @@ func (s *Syncer) following(ctx context.Context, tx store.Tx, alertID string) ([]
 }
 
 // queue notes a change for the pair and inserts its reconcile.
-func (s *Syncer) queue(ctx context.Context, tx store.Tx, alertID, dest string) error {
+func (s *Syncer) queue(ctx context.Context, tx interface {
+	store.SyncTx
+	Raw() any
+}, alertID, dest string) error {
 	if err := tx.BumpSync(ctx, alertID, dest); err != nil {
 		return err
 	}

@@ -170,7 +170,16 @@ func (s *Service) Get(ctx context.Context, alertID string) (*Record, error) {
 	return &r, nil
 }
 
-func readRecord(ctx context.Context, tx store.Tx, alertID string) (r Record, err error) {
+// recordTx is what reading an alert's record takes.
+type recordTx interface {
+	store.AlertTx
+	store.CommentTx
+	store.TimelineTx
+	store.IssueTx
+	store.DeliveryTx
+}
+
+func readRecord(ctx context.Context, tx recordTx, alertID string) (r Record, err error) {
 	if r.Alert, err = tx.GetAlert(ctx, alertID); err != nil {
 		return r, err
 	}

@@ -32,8 +32,30 @@ type Store interface {
 	Handle() any
 }
 
-// Tx is one transaction. Every method returns errors wrapped with what failed.
+// Tx is one transaction: every group below, which each consumer narrows to
+// what it uses. Every method returns errors wrapped with what failed.
 type Tx interface {
+	AlertTx
+	TimelineTx
+	CommentTx
+	DeliveryTx
+	IssueTx
+	HealthTx
+	SourceTx
+	DetectionTx
+	SyncTx
+	JiraWebhookTx
+	// AdvisoryLock serialises a critical section (migrations) across
+	// replicas until the transaction ends. On SQLite the single writer
+	// already does.
+	AdvisoryLock(ctx context.Context, key int64) error
+	// Raw is the driver's transaction (*sql.Tx or pgx.Tx), so that jobs
+	// are inserted in the same transaction as the change that causes them.
+	Raw() any
+}
+
+// AlertTx reads and writes alerts.
+type AlertTx interface {
 	// InsertAlert stores a new alert; it reports false, and changes nothing,
 	// when an alert with the same alertId exists.
 	InsertAlert(ctx context.Context, a *alert.Alert) (bool, error)
@@ -43,30 +65,78 @@ type Tx interface {
 	LockAlert(ctx context.Context, alertID string) (*alert.Alert, error)
 	UpdateAlertState(ctx context.Context, a *alert.Alert) error
 	ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, string, error)
+	// UpdateAlertDetection replaces a stored alert's detection facts (match
+	// count, first and last seen).
+	UpdateAlertDetection(ctx context.Context, alertID string, d alert.Detection, at time.Time) error
+}
 
+// TimelineTx keeps an alert's timeline.
+type TimelineTx interface {
 	AddEvent(ctx context.Context, alertID string, e alert.Event) error
 	// AddEvents records several events in one statement.
 	AddEvents(ctx context.Context, alertID string, es ...alert.Event) error
 	ListEvents(ctx context.Context, alertID string) ([]alert.Event, error)
+}
+
+// CommentTx keeps alert comments and which Jira comment each one is.
+type CommentTx interface {
 	AddComment(ctx context.Context, c *alert.Comment) error
 	ListComments(ctx context.Context, alertID string) ([]alert.Comment, error)
+	GetComment(ctx context.Context, id int64) (*alert.Comment, error)
+	// UpdateComment rewrites a comment's author, body and updated time.
+	UpdateComment(ctx context.Context, c *alert.Comment) error
+	// LinkComment records that an alert comment is a Jira comment of a
+	// destination; origin is LinkOriginAlertbridge or LinkOriginJira.
+	LinkComment(ctx context.Context, alertID string, commentID int64, destination, jiraCommentID, origin string) error
+	// CommentLink finds the alert comment a Jira comment is; ErrNotFound when none.
+	CommentLink(ctx context.Context, destination, jiraCommentID string) (alertID string, commentID int64, origin string, err error)
+	// JiraCommentOf is the reverse: the destination's Jira comment id of an
+	// alert comment; ErrNotFound when none.
+	JiraCommentOf(ctx context.Context, commentID int64, destination string) (string, error)
+}
 
+// DeliveryTx keeps deliveries and their attempts.
+type DeliveryTx interface {
 	InsertDelivery(ctx context.Context, d *Delivery) error
 	GetDelivery(ctx context.Context, id int64) (*Delivery, error)
 	UpdateDelivery(ctx context.Context, d *Delivery) error
 	ListDeliveries(ctx context.Context, alertID string) ([]Delivery, error)
 	CountDeliveries(ctx context.Context) (map[DeliveryState]int, error)
+	// ClaimDelivery counts an attempt and notes its start before it sends.
+	ClaimDelivery(ctx context.Context, d *Delivery, at time.Time) (bool, error)
+}
 
+// IssueTx links alerts to the issues made for them.
+type IssueTx interface {
 	UpsertIssue(ctx context.Context, alertID string, is alert.Issue) error
 	GetIssue(ctx context.Context, alertID, destination string) (*alert.Issue, error)
 	ListIssues(ctx context.Context, alertID string) ([]alert.Issue, error)
+	// SetIssueStatus records what Jira last said of an issue's status.
+	SetIssueStatus(ctx context.Context, alertID, destination, status string) error
+	// AlertByIssue finds the alert linked to a Jira issue in a destination,
+	// by issue key or id; ErrNotFound when none is.
+	AlertByIssue(ctx context.Context, destination, key, id string) (string, error)
+}
 
+// HealthTx records destinations' last outcomes.
+type HealthTx interface {
 	RecordDestinationResult(ctx context.Context, name string, at time.Time, deliveryErr string) error
 	DestinationHealth(ctx context.Context) (map[string]Health, error)
+}
 
+// SourceTx keeps log sources' positions and the events they processed.
+type SourceTx interface {
 	GetCheckpoint(ctx context.Context, name string) (string, error)
 	PutCheckpoint(ctx context.Context, name, value string, at time.Time) error
+	// MarkSourceEvents records event ids a source has processed, seen at
+	// at, and reports for each whether it is new (false: skip it).
+	MarkSourceEvents(ctx context.Context, source string, ids []string, at time.Time) ([]bool, error)
+	// PruneSourceEvents forgets ids first seen before the time given.
+	PruneSourceEvents(ctx context.Context, source string, seenBefore time.Time) (int64, error)
+}
 
+// DetectionTx keeps detection rules' dedup groups.
+type DetectionTx interface {
 	// LockDetectionGroup reads a rule's dedup group and holds it (even one
 	// that does not exist yet) against concurrent writers until the
 	// transaction ends; ErrNotFound when there is none.
@@ -76,63 +146,34 @@ type Tx interface {
 	// last touched, by the time given. (Both: a backlog of old events makes
 	// groups whose periods ended long ago but which are still in use.)
 	ExpireDetectionGroups(ctx context.Context, before time.Time) (int64, error)
-	// MarkSourceEvents records event ids a source has processed, seen at
-	// at, and reports for each whether it is new (false: skip it).
-	MarkSourceEvents(ctx context.Context, source string, ids []string, at time.Time) ([]bool, error)
-	// PruneSourceEvents forgets ids first seen before the time given.
-	PruneSourceEvents(ctx context.Context, source string, seenBefore time.Time) (int64, error)
-	// UpdateAlertDetection replaces a stored alert's detection facts (match
-	// count, first and last seen).
-	UpdateAlertDetection(ctx context.Context, alertID string, d alert.Detection, at time.Time) error
+}
 
-	// LinkComment records that an alert comment is a Jira comment of a
-	// destination; origin is LinkOriginAlertbridge or LinkOriginJira.
-	LinkComment(ctx context.Context, alertID string, commentID int64, destination, jiraCommentID, origin string) error
-	// CommentLink finds the alert comment a Jira comment is; ErrNotFound when none.
-	CommentLink(ctx context.Context, destination, jiraCommentID string) (alertID string, commentID int64, origin string, err error)
-	// JiraCommentOf is the reverse: the destination's Jira comment id of an
-	// alert comment; ErrNotFound when none.
-	JiraCommentOf(ctx context.Context, commentID int64, destination string) (string, error)
-	GetComment(ctx context.Context, id int64) (*alert.Comment, error)
-	// UpdateComment rewrites a comment's author, body and updated time.
-	UpdateComment(ctx context.Context, c *alert.Comment) error
+// SyncTx keeps what Jira sync knows of each issue.
+type SyncTx interface {
+	// BumpSync, GetSync, LockSync and PutSync keep reconciliation's
+	// per-pair state; the outbound comments are what alertbridge writes on
+	// issues, with what is known of each send.
+	BumpSync(ctx context.Context, alertID, destination string) error
+	GetSync(ctx context.Context, alertID, destination string) (*SyncState, error)
+	LockSync(ctx context.Context, alertID, destination string) (*SyncState, error)
+	PutSync(ctx context.Context, s *SyncState) error
+	AddOutboundComment(ctx context.Context, c *OutboundComment) error
+	UpdateOutboundComment(ctx context.Context, c *OutboundComment) error
+	ListOutboundComments(ctx context.Context, alertID, destination string) ([]OutboundComment, error)
 	// GetJiraUser reads the cached Jira user for an e-mail; ErrNotFound when
 	// nothing is cached.
 	GetJiraUser(ctx context.Context, destination, email string) (*JiraUser, error)
 	PutJiraUser(ctx context.Context, u JiraUser) error
+}
 
+// JiraWebhookTx remembers the Jira webhooks applied.
+type JiraWebhookTx interface {
 	// JiraWebhookSeen reports whether a Jira webhook delivery (by its
 	// X-Atlassian-Webhook-Identifier) was applied; MarkJiraWebhook records
 	// that it was; PruneJiraWebhooks forgets those received before a time.
 	JiraWebhookSeen(ctx context.Context, destination, identifier string) (bool, error)
 	MarkJiraWebhook(ctx context.Context, destination, identifier string, at time.Time) error
 	PruneJiraWebhooks(ctx context.Context, before time.Time) (int64, error)
-	// AlertByIssue finds the alert linked to a Jira issue in a destination,
-	// by issue key or id; ErrNotFound when none is.
-	AlertByIssue(ctx context.Context, destination, key, id string) (string, error)
-
-	// BumpSync, GetSync, LockSync and PutSync keep reconciliation's
-	// per-pair state; SetIssueStatus records what Jira last said of an
-	// issue's status; the outbound comments are what alertbridge writes on
-	// issues, with what is known of each send.
-	BumpSync(ctx context.Context, alertID, destination string) error
-	GetSync(ctx context.Context, alertID, destination string) (*SyncState, error)
-	LockSync(ctx context.Context, alertID, destination string) (*SyncState, error)
-	PutSync(ctx context.Context, s *SyncState) error
-	SetIssueStatus(ctx context.Context, alertID, destination, status string) error
-	AddOutboundComment(ctx context.Context, c *OutboundComment) error
-	UpdateOutboundComment(ctx context.Context, c *OutboundComment) error
-	ListOutboundComments(ctx context.Context, alertID, destination string) ([]OutboundComment, error)
-	// ClaimDelivery counts an attempt and notes its start before it sends.
-	ClaimDelivery(ctx context.Context, d *Delivery, at time.Time) (bool, error)
-
-	// AdvisoryLock serialises a critical section (migrations) across
-	// replicas until the transaction ends. On SQLite the single writer
-	// already does.
-	AdvisoryLock(ctx context.Context, key int64) error
-	// Raw is the driver's transaction (*sql.Tx or pgx.Tx), so the queue can
-	// insert its jobs in the same transaction.
-	Raw() any
 }
 
 // DeliveryState is where one delivery of an alert to a destination stands.
