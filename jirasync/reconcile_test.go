@@ -231,89 +231,108 @@ func TestFiringAgainAfterAPersonClosedTheIssue(t *testing.T) {
 	}
 }
 
-// For every request kind sync sends — comment, transition, assign — Jira
-// stores the effect and the answer is a 502 or never comes, on 30% of
-// requests: each effect exists exactly once.
+// For every request kind alertbridge sends Jira — create, comment,
+// transition, assign, comment edit — Jira stores the effect and then the
+// answer is a 502 or never comes, on 5% and on 30% of requests: each
+// effect exists exactly once.
 func TestEffectsExactlyOnceWhenAnswersAreLost(t *testing.T) {
 	for _, kind := range []sandbox.FaultKind{sandbox.FaultStoredServerError, sandbox.FaultLostAnswer} {
-		t.Run(kind.String(), func(t *testing.T) {
-			testdb.Each(t, func(t *testing.T, driver string) {
-				const alertsN = 12
-				p := newPipeline(t, driver, jira.DeploymentCloud, statusSync(config.SyncOneWay), config.ReopenTransition, sandbox.Options{Seed: 3})
-				ctx := context.Background()
-				for i := range alertsN {
-					p.fire(t, fmt.Sprintf("f-%02d", i), false)
-				}
-				p.settle(t)
-				// Only sync's requests fault: every path under an issue.
-				for _, m := range []string{http.MethodPost, http.MethodPut} {
-					p.sb.Fail(sandbox.FaultSpec{Kind: kind, Method: m, PathPrefix: "/rest/api/3/issue/", Probability: 0.3, Delay: 50 * time.Millisecond})
-				}
-				for i := range alertsN {
-					id := fmt.Sprintf("f-%02d", i)
-					if _, err := p.svc.Update(ctx, id, lifecycle.Patch{Status: status(alert.StatusTriaged), Assignee: ptr(ann.Email), Actor: "bob@example.com"}); err != nil {
-						t.Fatal(err)
-					}
-					for c := range 2 {
-						if _, err := p.svc.Comment(ctx, id, "bob@example.com", fmt.Sprintf("note %d on %s", c, id)); err != nil {
-							t.Fatal(err)
-						}
-					}
-					p.fire(t, id, true)
-				}
-				p.settle(t)
-				faults := 0
-				for _, r := range p.sb.Requests() {
-					if r.Fault != "" {
-						faults++
-					}
-				}
-				if faults == 0 {
-					t.Fatal("no fault fired")
-				}
-				for i := range alertsN {
-					id := fmt.Sprintf("f-%02d", i)
-					is := p.issue(t, id)
-					if is.Status.Name != "Done" {
-						t.Errorf("%s: issue %s is %q, want Done", id, is.Key, is.Status.Name)
-					}
-					// Level-triggered: the issue goes where the alert is now,
-					// through In Progress when the reconcile saw TRIAGED first,
-					// or straight to Done; never the same move twice.
-					h := p.sb.StatusHistory(is.Key)
-					moves := map[string]bool{}
-					for _, c := range h {
-						if moves[c.From+">"+c.To] {
-							t.Errorf("%s: the move %s → %s was made twice: %+v", id, c.From, c.To, h)
-						}
-						moves[c.From+">"+c.To] = true
-					}
-					if len(h) == 0 || len(h) > 2 {
-						t.Errorf("%s: %d transitions, want 1 or 2: %+v", id, len(h), h)
-					}
-					if h := p.sb.AssigneeHistory(is.Key); len(h) != 1 {
-						t.Errorf("%s: %d assignments, want 1", id, len(h))
-					}
-					seen := map[string]int{}
-					for _, c := range p.sb.Comments(is.Key) {
-						seen[string(c.Body)]++
-					}
-					// Two comments and two status notes (TRIAGED, RESOLVED).
-					if len(seen) != 4 {
-						t.Errorf("%s: %d distinct comments, want 4", id, len(seen))
-					}
-					for body, n := range seen {
-						if n != 1 {
-							t.Errorf("%s: a comment appears %d times: %.80s", id, n, body)
-						}
-					}
-				}
-				t.Logf("%d requests, %d faults", len(p.sb.Requests()), faults)
-				if errs := p.sb.ValidationErrors(); len(errs) > 0 {
-					t.Errorf("requests break the OpenAPI spec: %v", errs[:min(3, len(errs))])
-				}
+		for _, prob := range []float64{0.05, 0.3} {
+			t.Run(fmt.Sprintf("%s/%g", kind, prob), func(t *testing.T) {
+				testdb.Each(t, func(t *testing.T, driver string) { effectsExactlyOnce(t, driver, kind, prob) })
 			})
-		})
+		}
+	}
+}
+
+func effectsExactlyOnce(t *testing.T, driver string, kind sandbox.FaultKind, prob float64) {
+	const alertsN = 12
+	p := newPipeline(t, driver, jira.DeploymentCloud, statusSync(config.SyncOneWay), config.ReopenTransition,
+		sandbox.Options{Seed: 3, IndexLag: 100 * time.Millisecond})
+	ctx := context.Background()
+	// Every write alertbridge sends: creates, and everything under an issue.
+	for _, m := range []string{http.MethodPost, http.MethodPut} {
+		p.sb.Fail(sandbox.FaultSpec{Kind: kind, Method: m, PathPrefix: "/rest/api/3/issue", Probability: prob, Delay: 50 * time.Millisecond})
+	}
+	for i := range alertsN {
+		p.fire(t, fmt.Sprintf("f-%02d", i), false)
+	}
+	for i := range alertsN {
+		id := fmt.Sprintf("f-%02d", i)
+		if _, err := p.svc.Update(ctx, id, lifecycle.Patch{Status: status(alert.StatusTriaged), Assignee: ptr(ann.Email), Actor: "bob@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		for c := range 2 {
+			if _, err := p.svc.Comment(ctx, id, "bob@example.com", fmt.Sprintf("note %d on %s", c, id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A comment from another destination's Jira, then edited there:
+		// posted here, then edited here.
+		if _, err := p.svc.CommentFrom(ctx, id, "jira:Ann", "first words on "+id, "elsewhere", "c-"+id); err != nil {
+			t.Fatal(err)
+		}
+		p.settle(t)
+		if _, err := p.svc.CommentFrom(ctx, id, "jira:Ann", "second thoughts on "+id, "elsewhere", "c-"+id); err != nil {
+			t.Fatal(err)
+		}
+		p.fire(t, id, true)
+	}
+	p.settle(t)
+	faults := map[string]int{}
+	for _, r := range p.sb.Requests() {
+		if r.Fault != "" {
+			faults[r.Method+" "+strings.TrimPrefix(r.Path, "/rest/api/3/issue")]++
+		}
+	}
+	if len(faults) == 0 {
+		t.Fatal("no fault fired")
+	}
+	for i := range alertsN {
+		id := fmt.Sprintf("f-%02d", i)
+		is := p.issue(t, id) // exactly one issue, or it fails
+		if is.Status.Name != "Done" {
+			t.Errorf("%s: issue %s is %q, want Done", id, is.Key, is.Status.Name)
+		}
+		// Level-triggered: the issue goes where the alert is now, through
+		// In Progress when the reconcile saw TRIAGED first, or straight to
+		// Done; never the same move twice.
+		h := p.sb.StatusHistory(is.Key)
+		moves := map[string]bool{}
+		for _, c := range h {
+			if moves[c.From+">"+c.To] {
+				t.Errorf("%s: the move %s → %s was made twice: %+v", id, c.From, c.To, h)
+			}
+			moves[c.From+">"+c.To] = true
+		}
+		if len(h) == 0 || len(h) > 2 {
+			t.Errorf("%s: %d transitions, want 1 or 2: %+v", id, len(h), h)
+		}
+		if h := p.sb.AssigneeHistory(is.Key); len(h) != 1 {
+			t.Errorf("%s: %d assignments, want 1", id, len(h))
+		}
+		seen := map[string]int{}
+		edited := 0
+		for _, c := range p.sb.Comments(is.Key) {
+			body := string(c.Body)
+			seen[body]++
+			if strings.Contains(body, "second thoughts") {
+				edited++
+			}
+		}
+		// Two comments, the one from elsewhere (edited), two status notes.
+		if len(seen) != 5 || edited != 1 {
+			t.Errorf("%s: %d distinct comments (want 5), %d carrying the edit (want 1)", id, len(seen), edited)
+		}
+		for body, n := range seen {
+			if n != 1 {
+				t.Errorf("%s: a comment appears %d times: %.80s", id, n, body)
+			}
+		}
+	}
+	t.Logf("%d requests; faults by request: %v", len(p.sb.Requests()), faults)
+	if errs := p.sb.ValidationErrors(); len(errs) > 0 {
+		t.Errorf("requests break the OpenAPI spec: %v", errs[:min(3, len(errs))])
 	}
 }
 
