@@ -209,22 +209,20 @@ func Add[T river.JobArgs](l *Layer, w river.Worker[T]) { river.AddWorker(l.worke
 // InsertTx inserts jobs in the caller's transaction, honouring their unique
 // options.
 func (l *Layer) InsertTx(ctx context.Context, tx Tx, params ...river.InsertManyParams) error {
-	if len(params) == 0 {
-		return nil
-	}
-	if err := l.insert(ctx, tx, false, params); err != nil {
-		return fmt.Errorf("insert %d jobs: %w", len(params), err)
-	}
-	return nil
+	return l.insertJobs(ctx, tx, false, params)
 }
 
 // InsertFastTx inserts many jobs that have no unique options, on the
 // database's fastest path.
 func (l *Layer) InsertFastTx(ctx context.Context, tx Tx, params ...river.InsertManyParams) error {
+	return l.insertJobs(ctx, tx, true, params)
+}
+
+func (l *Layer) insertJobs(ctx context.Context, tx Tx, fast bool, params []river.InsertManyParams) error {
 	if len(params) == 0 {
 		return nil
 	}
-	if err := l.insert(ctx, tx, true, params); err != nil {
+	if err := l.insert(ctx, tx, fast, params); err != nil {
 		return fmt.Errorf("insert %d jobs: %w", len(params), err)
 	}
 	return nil
