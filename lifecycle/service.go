@@ -85,9 +85,6 @@ type Change struct {
 	CommentEdited bool
 	// Reopened marks a source firing an alert again after it was resolved.
 	Reopened bool
-	// IssueStatus is the status Jira reported for the origin's issue, when
-	// the change came from a Jira webhook that said.
-	IssueStatus string
 }
 
 // changed hands a committed change to OnChange.
@@ -228,7 +225,7 @@ func (s *Service) Update(ctx context.Context, alertID string, p Patch) (*Record,
 		}
 		now := s.now()
 		var events []alert.Event
-		ch := Change{AlertID: alertID, Actor: p.Actor, Origin: p.Origin, IssueStatus: p.IssueStatus}
+		ch := Change{AlertID: alertID, Actor: p.Actor, Origin: p.Origin}
 		if p.Origin != "" && p.IssueStatus != "" {
 			if err := tx.SetIssueStatus(ctx, alertID, p.Origin, p.IssueStatus); err != nil {
 				return err
