@@ -128,6 +128,11 @@ func (l *Layer) rescueDead(ctx context.Context) (int64, error) {
 func (l *Layer) heartbeat(ctx context.Context) {
 	t := time.NewTicker(l.cfg.Heartbeat)
 	defer t.Stop()
+	// A replica judges others silent only after it has itself been heard
+	// for Dead: after an outage that silenced every replica (the database
+	// was away), the first one back must not take the work of the others,
+	// which are still running it and about to beat again.
+	healthySince := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -136,6 +141,13 @@ func (l *Layer) heartbeat(ctx context.Context) {
 		}
 		if err := l.beat(ctx); err != nil {
 			l.cfg.Logger.Warn("jobs heartbeat", "error", err)
+			healthySince = time.Time{}
+			continue
+		}
+		if healthySince.IsZero() {
+			healthySince = time.Now()
+		}
+		if time.Since(healthySince) < l.cfg.Dead {
 			continue
 		}
 		n, err := l.rescueDead(ctx)
