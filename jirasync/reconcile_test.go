@@ -337,3 +337,62 @@ func effectsExactlyOnce(t *testing.T, driver string, kind sandbox.FaultKind, pro
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A post claimed by a run that may still be sending it (a replica taken for
+// dead while its request was on the wire) is not repeated while it can be
+// in flight; once it cannot, the comment it left is found by its property.
+func TestCommentInFlightIsNotRepeated(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		p := newPipeline(t, driver, jira.DeploymentCloud, statusSync(config.SyncOneWay), config.ReopenTransition, sandbox.Options{})
+		ctx := context.Background()
+		p.fire(t, "inflight", false)
+		p.settle(t)
+		key := p.issue(t, "inflight").Key
+		// The other run: its row claims the post, and its request lands
+		// in Jira; it has not returned.
+		if _, err := p.svc.Comment(ctx, "inflight", "bob@example.com", "on the wire"); err != nil {
+			t.Fatal(err)
+		}
+		var row store.OutboundComment
+		testdb.Settle(t, p.st, 30*time.Second, func() bool {
+			var outs []store.OutboundComment
+			_ = p.st.View(ctx, func(tx store.Tx) (err error) {
+				outs, err = tx.ListOutboundComments(ctx, "inflight", dest)
+				return err
+			})
+			if len(outs) == 1 {
+				row = outs[0]
+			}
+			return len(outs) == 1
+		})
+		// Undo what the reconcile did, as if its post had not returned, and
+		// make its comment the other run's.
+		row.JiraCommentID, row.EndedAt, row.SentAt = "", time.Time{}, time.Now().UTC()
+		if err := p.st.InTx(ctx, func(tx store.Tx) error { return tx.UpdateOutboundComment(ctx, &row) }); err != nil {
+			t.Fatal(err)
+		}
+		claimed := row.SentAt
+		// A change makes the pair reconcile again.
+		if _, err := p.svc.Update(ctx, "inflight", lifecycle.Patch{Assignee: ptr(ann.Email), Actor: "bob@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		p.settle(t)
+		if n := len(p.sb.Comments(key)); n != 1 {
+			t.Fatalf("%d comments on %s, want the one the other run posted", n, key)
+		}
+		var outs []store.OutboundComment
+		_ = p.st.View(ctx, func(tx store.Tx) (err error) {
+			outs, err = tx.ListOutboundComments(ctx, "inflight", dest)
+			return err
+		})
+		if len(outs) != 1 || outs[0].JiraCommentID == "" {
+			t.Fatalf("outbound rows %+v, want the comment linked", outs)
+		}
+		// The lookup waited out the client's timeout (2s) from the claim.
+		for _, r := range p.sb.Requests() {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.Path, "/comment") && r.Time.Before(claimed.Add(2*time.Second)) {
+				t.Errorf("looked for the comment at %s, while the other run's post could still be in flight", r.Time.Sub(claimed))
+			}
+		}
+	})
+}

@@ -2,10 +2,12 @@ package jirasync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/config"
+	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -155,12 +157,19 @@ func (r *run) syncComments(ctx context.Context, comments []alert.Comment, outs [
 // post writes one comment on the issue exactly once. Before the request
 // goes out its row says so; a row that says so and has no Jira comment is
 // an earlier post whose outcome is unknown, and the issue's comments are
-// searched for its property first.
+// searched for its property first — once that post cannot still be in
+// flight: it returned, or its timeout has passed since it began (it was
+// cut off by a crash, or a replica taken for dead still runs it).
 func (r *run) post(ctx context.Context, o *store.OutboundComment, md string, c *alert.Comment) error {
 	if o.JiraCommentID != "" {
 		return nil
 	}
 	if !o.SentAt.IsZero() {
+		if o.EndedAt.Before(o.SentAt) {
+			if wait := o.SentAt.Add(r.d.Client.Timeout()).Sub(r.s.opts.Now()); wait > 0 {
+				return destination.RetryAfter(fmt.Errorf("comment %d may still be on its way to %s", o.ID, r.is.Key), wait)
+			}
+		}
 		id, err := r.find(ctx, o)
 		if err != nil {
 			return err
@@ -184,7 +193,11 @@ func (r *run) post(ctx context.Context, o *store.OutboundComment, md string, c *
 	}
 	prop := map[string]any{"outbound": o.ID, "alertId": o.AlertID, "destination": o.Destination}
 	jc, err := r.d.Client.AddCommentWithProperty(ctx, r.is.Key, body, PropertyKey, prop)
+	o.EndedAt = r.s.opts.Now().UTC()
 	if err != nil {
+		if serr := r.save(ctx, o, nil); serr != nil {
+			return errors.Join(err, serr)
+		}
 		return err
 	}
 	o.JiraCommentID = jc.ID

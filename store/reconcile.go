@@ -27,8 +27,8 @@ type OutboundComment struct {
 	Note        string // a status note's Markdown
 	CreatedAt   time.Time
 	// SentAt is when the last post began; with no JiraCommentID its
-	// outcome is unknown.
-	SentAt        time.Time
+	// outcome is unknown. EndedAt is when it returned, answered or not.
+	SentAt, EndedAt time.Time
 	JiraCommentID string
 	// SyncedAt is the alert comment's UpdatedAt last written to Jira.
 	SyncedAt time.Time
@@ -92,9 +92,9 @@ func (t *tx) SetIssueStatus(ctx context.Context, alertID, destination, status st
 // AddOutboundComment stores a comment to write on an issue; its ID is set
 // on return.
 func (t *tx) AddOutboundComment(ctx context.Context, c *OutboundComment) error {
-	err := t.q.queryRow(ctx, `INSERT INTO outbound_comments (alert_id, destination, comment_id, note, created_at, sent_at, jira_comment_id, synced_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.AlertID, c.Destination, c.CommentID, c.Note, micros(c.CreatedAt), micros(c.SentAt), c.JiraCommentID, micros(c.SyncedAt)).Scan(&c.ID)
+	err := t.q.queryRow(ctx, `INSERT INTO outbound_comments (alert_id, destination, comment_id, note, created_at, sent_at, ended_at, jira_comment_id, synced_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.AlertID, c.Destination, c.CommentID, c.Note, micros(c.CreatedAt), micros(c.SentAt), micros(c.EndedAt), c.JiraCommentID, micros(c.SyncedAt)).Scan(&c.ID)
 	if err != nil {
 		return fmt.Errorf("queue a comment of alert %s for %s: %w", c.AlertID, c.Destination, err)
 	}
@@ -103,8 +103,8 @@ func (t *tx) AddOutboundComment(ctx context.Context, c *OutboundComment) error {
 
 // UpdateOutboundComment writes a comment's send state.
 func (t *tx) UpdateOutboundComment(ctx context.Context, c *OutboundComment) error {
-	_, err := t.q.exec(ctx, `UPDATE outbound_comments SET sent_at = ?, jira_comment_id = ?, synced_at = ? WHERE id = ?`,
-		micros(c.SentAt), c.JiraCommentID, micros(c.SyncedAt), c.ID)
+	_, err := t.q.exec(ctx, `UPDATE outbound_comments SET sent_at = ?, ended_at = ?, jira_comment_id = ?, synced_at = ? WHERE id = ?`,
+		micros(c.SentAt), micros(c.EndedAt), c.JiraCommentID, micros(c.SyncedAt), c.ID)
 	if err != nil {
 		return fmt.Errorf("update outbound comment %d: %w", c.ID, err)
 	}
@@ -114,7 +114,7 @@ func (t *tx) UpdateOutboundComment(ctx context.Context, c *OutboundComment) erro
 // ListOutboundComments lists what alertbridge writes on an alert's issue in
 // a destination, oldest first.
 func (t *tx) ListOutboundComments(ctx context.Context, alertID, destination string) ([]OutboundComment, error) {
-	rs, err := t.q.query(ctx, `SELECT id, comment_id, note, created_at, sent_at, jira_comment_id, synced_at
+	rs, err := t.q.query(ctx, `SELECT id, comment_id, note, created_at, sent_at, ended_at, jira_comment_id, synced_at
 		FROM outbound_comments WHERE alert_id = ? AND destination = ? ORDER BY id`, alertID, destination)
 	if err != nil {
 		return nil, fmt.Errorf("list outbound comments of alert %s in %s: %w", alertID, destination, err)
@@ -123,11 +123,11 @@ func (t *tx) ListOutboundComments(ctx context.Context, alertID, destination stri
 	var out []OutboundComment
 	for rs.Next() {
 		c := OutboundComment{AlertID: alertID, Destination: destination}
-		var created, sent, synced int64
-		if err := rs.Scan(&c.ID, &c.CommentID, &c.Note, &created, &sent, &c.JiraCommentID, &synced); err != nil {
+		var created, sent, ended, synced int64
+		if err := rs.Scan(&c.ID, &c.CommentID, &c.Note, &created, &sent, &ended, &c.JiraCommentID, &synced); err != nil {
 			return nil, fmt.Errorf("list outbound comments of alert %s in %s: %w", alertID, destination, err)
 		}
-		c.CreatedAt, c.SentAt, c.SyncedAt = fromMicros(created), fromMicros(sent), fromMicros(synced)
+		c.CreatedAt, c.SentAt, c.EndedAt, c.SyncedAt = fromMicros(created), fromMicros(sent), fromMicros(ended), fromMicros(synced)
 		out = append(out, c)
 	}
 	return out, rs.Err()

@@ -27,8 +27,10 @@ CREATE TABLE issue_sync (
 
 -- Comments alertbridge writes on an issue: an alert comment (comment_id)
 -- or a status note (note, comment_id 0). sent_at is written before each
--- post; a row with sent_at and no jira_comment_id had an unknown outcome,
--- so the next attempt looks for its marker property first. synced_at is the
+-- post and ended_at when it returned; a row with sent_at and no
+-- jira_comment_id had an unknown outcome, so the next attempt looks for its
+-- marker property first (once the post cannot still be in flight: it
+-- ended, or its timeout has passed). synced_at is the
 -- alert comment's updated_at last written to Jira, so an edit is sent once.
 CREATE TABLE outbound_comments (
     id              INTEGER PRIMARY KEY,
@@ -38,6 +40,7 @@ CREATE TABLE outbound_comments (
     note            TEXT    NOT NULL DEFAULT '',
     created_at      BIGINT  NOT NULL,
     sent_at         BIGINT  NOT NULL DEFAULT 0,
+    ended_at        BIGINT  NOT NULL DEFAULT 0,
     jira_comment_id TEXT    NOT NULL DEFAULT '',
     synced_at       BIGINT  NOT NULL DEFAULT 0
 );
