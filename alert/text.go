@@ -200,3 +200,30 @@ func JoinPath(prefix, field string) string {
 	}
 	return prefix + "." + field
 }
+
+// CleanText is s with each NUL and each invalid UTF-8 sequence replaced by
+// U+FFFD, for text alertbridge makes itself from what it cannot refuse: a
+// rule's title built from an event, say. Input from a sender is refused
+// instead (CheckText).
+func CleanText(s string) string {
+	if CheckText(s) == nil {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// Sanitize cleans every text Validate checks but the context, whose JSON
+// holds a NUL only as the escape \u0000, which both databases store.
+func (a *Alert) Sanitize() {
+	for _, p := range []*string{&a.AlertID, &a.ID, &a.Title, &a.Name, &a.Description, &a.Runbook, &a.Link, &a.Version, &a.Assignee} {
+		*p = CleanText(*p)
+	}
+	for _, l := range [][]string{a.Tags, a.LogTypes, a.Destinations, a.DestinationOverride} {
+		for i := range l {
+			l[i] = CleanText(l[i])
+		}
+	}
+	if a.Detection != nil {
+		a.Detection.Dedup = CleanText(a.Detection.Dedup)
+	}
+}

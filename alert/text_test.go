@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/alertbridge/alertbridge/alert"
 )
@@ -113,5 +114,20 @@ func TestValidate(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("%s: Validate() = %v, want a FieldError for %s", c.field, err, c.field)
 		}
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	a := alert.Alert{AlertID: "r-1", Title: "login by a\x00b", Description: "bad \xc0\x80 bytes", Tags: []string{"ok", "t\x00"},
+		Detection: &alert.Detection{Dedup: "u\x00"}, Context: []byte(`{"user":"a\u0000b"}`)}
+	a.Sanitize()
+	if err := a.Validate(); err != nil && !strings.HasPrefix(err.Error(), "alertContext") {
+		t.Fatalf("after Sanitize: %v", err)
+	}
+	if a.Title != "login by a\uFFFDb" || a.Tags[1] != "t\uFFFD" || a.Detection.Dedup != "u\uFFFD" || !utf8.ValidString(a.Description) {
+		t.Errorf("sanitized to %q %q %q %q", a.Title, a.Tags, a.Detection.Dedup, a.Description)
+	}
+	if got := alert.CleanText("plain"); got != "plain" {
+		t.Errorf("CleanText changed clean text to %q", got)
 	}
 }

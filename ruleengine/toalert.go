@@ -48,6 +48,10 @@ func ToAlert(m Match, g Group) alert.Alert {
 	if m.GeneratedSeverity {
 		a.StaticSeverity = r.Severity
 	}
+	// A rule's text comes from events, which may carry a NUL or bad UTF-8
+	// that no database should be asked to store; the alert is raised all
+	// the same.
+	a.Sanitize()
 	return a
 }
 
@@ -58,7 +62,7 @@ func ToAlert(m Match, g Group) alert.Alert {
 // in exactly the coverage that severity describes.
 func ErrorAlert(e RuleError, now time.Time) alert.Alert {
 	r := e.Rule
-	msg := e.Err.Error()
+	msg := alert.CleanText(e.Err.Error())
 	hour := now.UTC().Truncate(time.Hour)
 
 	ctx := map[string]any{
@@ -79,7 +83,7 @@ func ErrorAlert(e RuleError, now time.Time) alert.Alert {
 	}
 	raw, _ := json.Marshal(ctx) // plain strings: cannot fail
 
-	return alert.Alert{
+	a := alert.Alert{
 		ID:          r.ID,
 		AlertID:     hashID("rule-error", r.ID, e.Function, msg, hour.Format(time.RFC3339)),
 		CreatedAt:   now,
@@ -99,6 +103,8 @@ func ErrorAlert(e RuleError, now time.Time) alert.Alert {
 		Status:              alert.StatusOpen,
 		UpdatedAt:           now,
 	}
+	a.Sanitize() // the error message may quote an event's bad bytes
+	return a
 }
 
 // cloneOrEmpty copies s; the alert's tags are always a list, never null.

@@ -80,3 +80,23 @@ func TestErrorAlert(t *testing.T) {
 		}
 	}
 }
+
+// A rule whose title and dedup come from an event holding a NUL or bad
+// UTF-8 still raises its alert, with text every database stores.
+func TestToAlertCleansText(t *testing.T) {
+	r := &Rule{ID: "Test.Rule", Severity: alert.SeverityMedium, Threshold: 1, DedupPeriod: time.Hour}
+	m := Match{Rule: r, Title: "login by a\x00b", Dedup: "user\xc0\x80", Severity: alert.SeverityMedium, EventTime: t0,
+		Destinations: []string{"x\x00"}}
+	g, _ := Fold(nil, m, t0)
+	a := ToAlert(m, g)
+	if err := a.Validate(); err != nil {
+		t.Fatalf("the alert a rule raised does not validate: %v", err)
+	}
+	if a.Title != "login by a\uFFFDb" {
+		t.Errorf("title %q", a.Title)
+	}
+	e := ErrorAlert(RuleError{Rule: r, Function: "title", Err: errors.New("bad \x00 value")}, t0)
+	if err := e.Validate(); err != nil {
+		t.Fatalf("a rule error alert does not validate: %v", err)
+	}
+}
