@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,16 +10,20 @@ import (
 )
 
 func checkConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	fs := newCmdFlags("check-config", "check-config --config FILE [--online]", `
+Validates FILE and the detection rules under its detections.paths, listing
+every problem at once with its key path and line. Exit 0 when it is valid
+(warnings are printed, and do not fail it), 1 with the problems otherwise.`, stdout, stderr)
+	cfgPath := fs.String("config", "", "read the configuration from `FILE` (YAML)")
 	online := fs.Bool("online", false, "also ask each Jira whether the project, issue type, priorities and fields exist and are on the create screen")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if *cfgPath == "" {
-		fmt.Fprintln(stderr, "alertbridge check-config: --config FILE is required")
-		return 2
+		return fs.usageError("--config FILE is required")
+	}
+	if code, ok := fs.needArgs(0, ""); !ok {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

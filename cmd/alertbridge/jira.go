@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -147,17 +146,23 @@ func (e *jiraEnv) notifier(cfg *config.Config, d config.Destination) (*jiradest.
 // sendTest sends the sample alert straight through one destination's
 // notifier, without the queue or the database, and reports the outcome.
 func sendTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("send-test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (YAML)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newCmdFlags("send-test", "send-test --config FILE DESTINATION", `
+Sends a test alert (severity INFO, marked as a test) straight through
+DESTINATION, one of the destinations[].name in FILE, without the queue or
+the database, and reports what the destination answered: the issue it
+created, or its error. Exit 0 when the destination took the alert, 1
+otherwise.`, stdout, stderr)
+	cfgPath := fs.String("config", "", "read the configuration from `FILE` (YAML)")
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	if *cfgPath == "" || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: alertbridge send-test --config FILE DESTINATION")
-		return 2
+	if *cfgPath == "" {
+		return fs.usageError("--config FILE is required")
 	}
-	name := fs.Arg(0)
+	if code, ok := fs.needArgs(1, "DESTINATION"); !ok {
+		return code
+	}
+	name := fs.args[0]
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s:\n%v\n", *cfgPath, err)
@@ -308,25 +313,29 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // jiraSandbox runs the in-memory Jira on an address until interrupted.
 func jiraSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("jira-sandbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
-	dep := fs.String("deployment", "cloud", "cloud or datacenter")
-	hookURL := fs.String("webhook-url", "", "send Jira webhooks (issue and comment events) to this URL")
-	hookSecretEnv := fs.String("webhook-secret-env", "", "sign webhooks with the secret in this environment variable")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newCmdFlags("jira-sandbox", "jira-sandbox [--listen ADDR] [--deployment cloud|datacenter] [--webhook-url URL --webhook-secret-env VAR]", `
+Runs an in-memory Jira (Cloud or Data Center REST API, with a browsable
+issue page) until interrupted, for trying alertbridge without a Jira
+account. It prints the destination settings that point at it. Nothing is
+stored: issues are gone when it stops.`, stdout, stderr)
+	listen := fs.String("listen", "127.0.0.1:8081", "listen on `ADDR`")
+	dep := fs.String("deployment", "cloud", "answer as Jira `KIND`: cloud or datacenter")
+	hookURL := fs.String("webhook-url", "", "send Jira webhooks (issue and comment events) to `URL`")
+	hookSecretEnv := fs.String("webhook-secret-env", "", "sign webhooks with the secret in the environment variable `VAR`")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := fs.needArgs(0, ""); !ok {
+		return code
 	}
 	d := deploymentOf(*dep)
 	if d == "" {
-		fmt.Fprintf(stderr, "alertbridge jira-sandbox: --deployment: want cloud or datacenter, not %q\n", *dep)
-		return 2
+		return fs.usageError("--deployment: want cloud or datacenter, not %q", *dep)
 	}
 	secret := ""
 	if *hookSecretEnv != "" {
 		if secret = os.Getenv(*hookSecretEnv); secret == "" {
-			fmt.Fprintf(stderr, "alertbridge jira-sandbox: --webhook-secret-env: $%s is empty\n", *hookSecretEnv)
-			return 2
+			return fs.usageError("--webhook-secret-env: $%s is empty", *hookSecretEnv)
 		}
 	}
 	ln, err := net.Listen("tcp", *listen)

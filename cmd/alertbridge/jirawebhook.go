@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,26 +20,44 @@ var webhookEvents = []string{"jira:issue_updated", "comment_created", "comment_u
 // the destination's Jira webhook, or, when Jira refuses (the account is not
 // an administrator), prints how to set it up by hand and exits 0.
 func jiraWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "register" {
-		fmt.Fprintln(stderr, "usage: alertbridge jira-webhook register --config FILE DEST")
-		return 2
+	return subcommands("jira-webhook", jiraWebhookUsage, args, stdout, stderr, map[string]func([]string) int{
+		"register": func(args []string) int { return jiraWebhookRegister(ctx, args, stdout, stderr) },
+	})
+}
+
+const jiraWebhookUsage = `Usage: alertbridge jira-webhook register --config FILE DESTINATION
+
+Commands:
+  register   register DESTINATION's Jira webhook, or print how to set it up by hand
+
+Run "alertbridge jira-webhook register --help" for its flags.
+`
+
+func jiraWebhookRegister(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newCmdFlags("jira-webhook register", "jira-webhook register --config FILE DESTINATION", `
+Registers, in DESTINATION's Jira, the webhook that carries Jira's changes
+back (DESTINATION is a destinations[].name in FILE with a two-way
+jira.sync): server.public_url + /webhooks/jira/DESTINATION, for issue and
+comment events of the destination's issues, signed with
+jira.sync.webhook_secret. When Jira refuses (the account is no Jira
+administrator) it prints the settings to enter by hand, and exits 0; it
+exits 1 on other errors.`, stdout, stderr)
+	cfgPath := fs.String("config", "", "read the configuration from `FILE` (YAML)")
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	fs := flag.NewFlagSet("jira-webhook register", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (YAML)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if *cfgPath == "" {
+		return fs.usageError("--config FILE is required")
 	}
-	if *cfgPath == "" || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: alertbridge jira-webhook register --config FILE DEST")
-		return 2
+	if code, ok := fs.needArgs(1, "DESTINATION"); !ok {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s:\n%v\n", *cfgPath, err)
 		return 1
 	}
-	name := fs.Arg(0)
+	name := fs.args[0]
 	d, ok := cfg.Destination(name)
 	switch {
 	case !ok:

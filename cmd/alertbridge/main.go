@@ -16,18 +16,16 @@ const usage = `alertbridge turns security detections into Jira issues and keeps 
 Usage:
   alertbridge serve --config FILE            run the service (HTTP API, workers, pollers)
   alertbridge check-config --config FILE     validate; exit 0, or 1 with every problem listed
-  alertbridge send-test --config FILE DEST   send a test alert to one destination and report the result
+  alertbridge send-test --config FILE DESTINATION
+                                             send a test alert to one destination and report the result
   alertbridge rules test DIR...              run the unit tests embedded in detection rules
-  alertbridge jira-webhook register --config FILE DEST
-                                             register DEST's Jira webhook, or print how to set it up by hand
+  alertbridge jira-webhook register --config FILE DESTINATION
+                                             register a destination's Jira webhook, or print how to set it up by hand
   alertbridge jira-sandbox --listen ADDR     run the in-memory Jira (--deployment, --webhook-url, --webhook-secret-env)
-  alertbridge version                        print the version
+  alertbridge version                        print the version, revision, build date and Go version
 
-Run "alertbridge COMMAND -h" for a command's flags.
+Run "alertbridge help COMMAND" or "alertbridge COMMAND --help" for a command's arguments and flags.
 `
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -36,7 +34,8 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes one command and returns the process exit code.
+// run executes one command and returns the process exit code: 0, 1 when
+// the command failed, 2 when the command line is wrong.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -55,10 +54,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return jiraSandbox(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return rules(ctx, args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "alertbridge", version)
+	case "version":
+		return versionCmd(args[1:], stdout, stderr)
+	case "-version", "--version":
+		// The habit of Prometheus, Alertmanager and Grafana, which all
+		// answer --version: no further arguments are looked at.
+		printVersion(stdout, build)
 		return 0
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
+		// "help COMMAND" is "COMMAND --help", so each command's usage is
+		// written once, with its flags.
+		if len(args) > 1 && args[1] != "help" && args[1][0] != '-' {
+			return run(ctx, append(args[1:2:2], "--help"), stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,23 +33,20 @@ import (
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (YAML)")
-	logFormat := fs.String("log-format", "json", "log format: json or text")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	debugListen := fs.String("debug-listen", "", "serve Go's pprof profiles on this address (keep it private)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs, opts := serveFlags(stdout, stderr)
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	if *cfgPath == "" {
-		fmt.Fprintln(stderr, "alertbridge serve: --config FILE is required")
-		return 2
+	if *opts.config == "" {
+		return fs.usageError("--config FILE is required")
 	}
-	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if code, ok := fs.needArgs(0, ""); !ok {
+		return code
+	}
+	cfgPath, debugListen := opts.config, opts.debugListen
+	logger, err := newLogger(stderr, *opts.logFormat, *opts.logLevel)
 	if err != nil {
-		fmt.Fprintln(stderr, "alertbridge serve:", err)
-		return 2
+		return fs.usageError("%v", err)
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -68,6 +64,28 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serveOptions are serve's flags. They are set up apart from serve so that
+// the systemd unit's test parses its ExecStart with the very same flags.
+type serveOptions struct {
+	config, logFormat, logLevel, debugListen *string
+}
+
+func serveFlags(stdout, stderr io.Writer) (*cmdFlags, serveOptions) {
+	fs := newCmdFlags("serve", "serve --config FILE [--log-format json|text] [--log-level LEVEL] [--debug-listen ADDR]", `
+Runs the service until SIGINT or SIGTERM: the HTTP API on server.listen
+(/api/, /webhooks/jira/, /healthz, /readyz, /metrics), the delivery and
+Jira sync workers, and the source pollers. On SIGTERM it stops taking
+requests, lets those in flight and running deliveries finish (each step
+bounded by server.shutdown_timeout), and exits 0. Logs go to stderr.
+Exit 1 when the configuration does not load or the service fails.`, stdout, stderr)
+	return fs, serveOptions{
+		config:      fs.String("config", "", "read the configuration from `FILE` (YAML)"),
+		logFormat:   fs.String("log-format", "json", "write logs as `FORMAT`: json or text"),
+		logLevel:    fs.String("log-level", "info", "log at `LEVEL` and above: debug, info, warn or error"),
+		debugListen: fs.String("debug-listen", "", "serve Go's pprof profiles on `ADDR` (keep it private)"),
+	}
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -97,7 +115,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	defer st.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoCollector(build))
 
 	jenv := newJiraEnv(logger)
 	defer jenv.Close()
