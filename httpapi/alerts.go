@@ -29,7 +29,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, &apierror.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
-			Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
+			Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
 	}
 	if err != nil {
 		return nil, &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_body", Message: "cannot read request body: " + err.Error()}
@@ -49,11 +49,17 @@ func fromIngest(err error) error {
 	return err
 }
 
+// endpointOf names an ingest endpoint for the metrics; "" for other paths.
 func endpointOf(r *http.Request) string {
-	if strings.HasSuffix(r.URL.Path, "/alertmanager") {
+	switch r.URL.Path {
+	case "/api/v1/alerts":
+		return "alerts"
+	case "/api/v1/alerts/alertmanager":
 		return "alertmanager"
+	case "/api/v1/alerts/grafana":
+		return "grafana"
 	}
-	return "alerts"
+	return ""
 }
 
 func (s *Server) postAlert(w http.ResponseWriter, r *http.Request) error {
@@ -86,18 +92,37 @@ func (s *Server) postAlert(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error {
+	return s.postNotification(w, r, "alertmanager", ingest.Alertmanager)
+}
+
+func (s *Server) postGrafana(w http.ResponseWriter, r *http.Request) error {
+	return s.postNotification(w, r, "grafana", ingest.Grafana)
+}
+
+// postNotification accepts an Alertmanager-shaped notification whole: its
+// alerts commit in one transaction, so the sender's retry of a failed
+// notification never finds half of it stored.
+func (s *Server) postNotification(w http.ResponseWriter, r *http.Request, endpoint string,
+	parse func([]byte, time.Time) (*ingest.Notification, error)) error {
 	start := time.Now()
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	notices, err := ingest.Alertmanager(body, time.Now().UTC().Truncate(time.Microsecond))
+	n, err := parse(body, time.Now().UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return fromIngest(err)
 	}
-	items := make([]lifecycle.Item, len(notices))
-	for i, n := range notices {
-		items[i] = lifecycle.Item{Alert: n.Alert, Resolved: n.Resolved, Actor: "alertmanager"}
+	var truncated string
+	if n.Truncated > 0 {
+		truncated = fmt.Sprintf("%s left %d alerts out of this notification of group %s", n.Sender, n.Truncated, n.GroupKey)
+		s.metrics.truncated.WithLabelValues(endpoint).Add(float64(n.Truncated))
+		s.cfg.Logger.Warn(n.Sender+" left alerts out of a notification (max_alerts); those alerts are not stored",
+			"endpoint", endpoint, "truncated_alerts", n.Truncated, "alerts", len(n.Notices), "group_key", n.GroupKey, "receiver", n.Receiver)
+	}
+	items := make([]lifecycle.Item, len(n.Notices))
+	for i, x := range n.Notices {
+		items[i] = lifecycle.Item{Alert: x.Alert, Resolved: x.Resolved, Actor: endpoint, Truncated: truncated}
 	}
 	res, err := s.cfg.Service.Ingest(r.Context(), items)
 	if err != nil {
@@ -109,11 +134,11 @@ func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error 
 		if x.Duplicate {
 			result = "duplicate"
 		}
-		s.metrics.ingest.WithLabelValues("alertmanager", result).Inc()
+		s.metrics.ingest.WithLabelValues(endpoint, result).Inc()
 		out[i] = map[string]any{"alertId": x.AlertID, "duplicate": x.Duplicate, "resolved": x.Resolved, "reopened": x.Reopened}
 	}
-	s.metrics.ingestSeconds.WithLabelValues("alertmanager").Observe(time.Since(start).Seconds())
-	writeJSON(w, http.StatusAccepted, map[string]any{"alerts": out})
+	s.metrics.ingestSeconds.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+	writeJSON(w, http.StatusAccepted, map[string]any{"alerts": out, "truncatedAlerts": n.Truncated})
 	return nil
 }
 

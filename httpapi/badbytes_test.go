@@ -25,6 +25,7 @@ var apiOps = []struct{ method, path string }{
 	{http.MethodPost, "/api/v1/logs/%s"},
 	{http.MethodGet, "/api/v1/alerts?%s"},
 	{http.MethodPost, "/api/v1/destinations/%s/test"},
+	{http.MethodPost, "/api/v1/alerts/grafana"},
 }
 
 // apiCall is one request of the fuzz: which of apiOps, the path value, the body.
@@ -44,6 +45,7 @@ const (
 	opLogs
 	opList
 	opTest
+	opGrafana
 )
 
 // knownAlert exists on every fuzz server, so that calls addressing it get
@@ -89,6 +91,9 @@ var badByteSeeds = []apiCall{
 	{opList, "%00=1", ""},
 	{opTest, "ho\x00ok", ""},
 	{opTest, "\xff", ""},
+	{opGrafana, "", `{"version":"1","title":"\u0000","alerts":[{"status":"firing","fingerprint":"g1"}]}`},
+	{opGrafana, "", `{"version":"1","alerts":[{"status":"firing","fingerprint":"g2","dashboardURL":"https://g/\u0000"}]}`},
+	{opGrafana, "", `{"version":"1","alerts":[{"status":"firing","fingerprint":"g3","values":{"\u0000":1}}]}`},
 }
 
 // validSeeds are well-formed requests of every kind, for the fuzzer and the
@@ -104,6 +109,9 @@ var validSeeds = []apiCall{
 	{opLogs, "Test.Login", `[{"user":"mallory","outcome":"fail","ip":"192.0.2.1"},{"user":"mallory","outcome":"fail"},{"user":"mallory","outcome":"fail"}]`},
 	{opList, "status=OPEN&severity=HIGH&limit=5", ""},
 	{opTest, "hook", ""},
+	{opGrafana, "", `{"version":"1","orgId":1,"title":"[FIRING:1] DiskFull","state":"alerting","message":"m","groupKey":"{}:{}",` +
+		`"alerts":[{"status":"firing","fingerprint":"0123456789abcdef","labels":{"alertname":"DiskFull"},"values":{"A":97.5},` +
+		`"dashboardURL":"https://grafana.example.com/d/x","valueString":"[ var='A' value=97.5 ]"}]}`},
 }
 
 // fuzzServers are the servers every fuzz request goes to: SQLite, and
@@ -317,6 +325,10 @@ func TestBadBytesAreBadInput(t *testing.T) {
 				`{"version":"4","alerts":[{"status":"firing","labels":{"\u0000":"x"}}]}`, nil, "alerts[0].labels"},
 			{"Alertmanager common label with NUL", "POST", "/api/v1/alerts/alertmanager",
 				`{"version":"4","commonLabels":{"team":"\u0000"},"alerts":[{"status":"firing","fingerprint":"f1"}]}`, nil, "commonLabels.team"},
+			{"Grafana message with NUL", "POST", "/api/v1/alerts/grafana",
+				`{"version":"1","message":"m\u0000","alerts":[{"status":"firing","fingerprint":"f1"}]}`, nil, "message"},
+			{"Grafana panelURL with NUL", "POST", "/api/v1/alerts/grafana",
+				`{"version":"1","alerts":[{"status":"firing","fingerprint":"f1"},{"status":"firing","fingerprint":"f2","panelURL":"\u0000"}]}`, nil, "alerts[1].panelURL"},
 			{"logType with NUL", "POST", "/api/v1/logs/Test%00Login", `{"user":"u"}`, nil, "logType"},
 			{"logType not UTF-8", "POST", "/api/v1/logs/Test.Login%FF", `{"user":"u"}`, nil, "logType"},
 			{"event value with NUL", "POST", "/api/v1/logs/Test.Login",

@@ -68,7 +68,8 @@ type env struct {
 	url        string
 	st         store.Store
 	hooks      map[string]*receiver
-	stopQueue  func() // stops the queue and the group committer, as shutdown does
+	logs       *syncBuffer // the server's log
+	stopQueue  func()      // stops the queue and the group committer, as shutdown does
 	stopServer func()
 }
 
@@ -89,7 +90,7 @@ func newEnv(t testing.TB, driver string, o options) *env {
 	if o.dests == nil {
 		o.dests = defaultDests
 	}
-	e := &env{st: st, hooks: map[string]*receiver{}}
+	e := &env{st: st, hooks: map[string]*receiver{}, logs: logs}
 	notifiers := map[string]destination.Notifier{}
 	var dests []lifecycle.Destination
 	for _, d := range o.dests {

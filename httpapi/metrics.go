@@ -5,6 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	ingest        *prometheus.CounterVec
 	ingestSeconds *prometheus.HistogramVec
+	truncated     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -18,7 +19,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to accept an ingest request, durable commit included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
 		}, []string{"endpoint"}),
+		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertbridge_alertmanager_truncated_alerts_total",
+			Help: "Alerts Alertmanager or Grafana left out of the notifications they sent (truncatedAlerts), by endpoint.",
+		}, []string{"endpoint"}),
 	}
-	reg.MustRegister(m.ingest, m.ingestSeconds)
+	// Initialised, so that a rate over the counter is defined before the
+	// first truncated notification and an alert on it can fire at the first.
+	for _, e := range []string{"alertmanager", "grafana"} {
+		m.truncated.WithLabelValues(e)
+	}
+	reg.MustRegister(m.ingest, m.ingestSeconds, m.truncated)
 	return m
 }

@@ -26,8 +26,17 @@ import (
 	"github.com/alertbridge/alertbridge/store"
 )
 
-// MaxBodyBytes bounds every request body.
+// MaxBodyBytes bounds every request body but a notification's.
 const MaxBodyBytes = 1 << 20
+
+// MaxNotificationBodyBytes bounds an Alertmanager or Grafana notification.
+// Alertmanager sends a group in one body, however large, and takes a 413
+// as final, sending the same body again at every group interval, so a
+// group over the limit is never stored. A 5,000-alert group of
+// kube-prometheus alerts is 5.5 MiB (TestAlertmanagerLargeGroup), and
+// ingest.MaxNotificationAlerts of them 11 MiB; the limit leaves room for
+// alerts five times that size.
+const MaxNotificationBodyBytes = 64 << 20
 
 // Token is one accepted API bearer token.
 type Token struct {
@@ -89,10 +98,12 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) routes() {
-	ingest := func(h handler) http.Handler { return s.api(true, h) }
-	api := func(h handler) http.Handler { return s.api(false, h) }
+	ingest := func(h handler) http.Handler { return s.api(true, MaxBodyBytes, h) }
+	notification := func(h handler) http.Handler { return s.api(true, MaxNotificationBodyBytes, h) }
+	api := func(h handler) http.Handler { return s.api(false, MaxBodyBytes, h) }
 	s.mux.Handle("POST /api/v1/alerts", ingest(s.postAlert))
-	s.mux.Handle("POST /api/v1/alerts/alertmanager", ingest(s.postAlertmanager))
+	s.mux.Handle("POST /api/v1/alerts/alertmanager", notification(s.postAlertmanager))
+	s.mux.Handle("POST /api/v1/alerts/grafana", notification(s.postGrafana))
 	s.mux.Handle("POST /api/v1/logs/{logType}", ingest(s.postLogs))
 	s.mux.Handle("GET /api/v1/alerts", api(s.listAlerts))
 	s.mux.Handle("GET /api/v1/alerts/{alertId}", api(s.getAlert))
@@ -141,9 +152,9 @@ func tokenName(ctx context.Context) string {
 	return name
 }
 
-// api wraps a handler with authentication, the ingest rate limit, the body
-// limit and error rendering.
-func (s *Server) api(limited bool, h handler) http.Handler {
+// api wraps a handler with authentication, the ingest rate limit, a limit
+// of maxBody bytes on the body and error rendering.
+func (s *Server) api(limited bool, maxBody int64, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := s.authenticate(r)
 		if !ok {
@@ -160,7 +171,7 @@ func (s *Server) api(limited bool, h handler) http.Handler {
 				return
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, name))
 		if err := h(w, r); err != nil {
 			s.fail(w, r, apierror.From(err))
@@ -172,8 +183,8 @@ func (s *Server) api(limited bool, h handler) http.Handler {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apierror.Error) {
-	if r.URL.Path == "/api/v1/alerts" || r.URL.Path == "/api/v1/alerts/alertmanager" {
-		s.metrics.ingest.WithLabelValues(endpointOf(r), e.Code).Inc()
+	if endpoint := endpointOf(r); endpoint != "" {
+		s.metrics.ingest.WithLabelValues(endpoint, e.Code).Inc()
 	}
 	apierror.Write(w, e)
 }

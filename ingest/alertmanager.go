@@ -12,7 +12,8 @@ import (
 	"github.com/alertbridge/alertbridge/alert"
 )
 
-// amMessage is Alertmanager's webhook payload, version 4.
+// amMessage is Alertmanager's webhook payload, version 4. Grafana's contact
+// point sends the same shape with fields of its own (grafanaMessage).
 type amMessage struct {
 	Version            *string           `json:"version"`
 	GroupKey           string            `json:"groupKey"`
@@ -40,33 +41,79 @@ type amAlert struct {
 	Fingerprint  string            `json:"fingerprint"`
 }
 
-// Notice is one alert of an Alertmanager notification.
+// Notice is one alert of an Alertmanager or Grafana notification.
 type Notice struct {
 	Alert    *alert.Alert
 	Resolved bool
 }
 
-// MaxAlertmanagerAlerts bounds the alerts of one notification.
-const MaxAlertmanagerAlerts = 1000
+// Notification is one Alertmanager or Grafana webhook notification: the
+// alerts of one group, with what the sender says about the group.
+type Notification struct {
+	Notices []Notice
+	// Sender is "Alertmanager" or "Grafana", as the sender calls itself.
+	Sender   string
+	GroupKey string
+	Receiver string
+	// Truncated is how many alerts of the group the sender left out of this
+	// notification (truncatedAlerts, from the receiver's max_alerts). They
+	// are in no Notice: only a later notification with room for them
+	// brings them.
+	Truncated int
+}
 
-// MaxAlertmanagerBytes bounds the text the alerts of one notification carry
-// together. Every alert repeats the group's common labels and annotations in
-// its alertContext, so without it a 1 MiB body of one long annotation and a
-// thousand tiny alerts would become a gigabyte of alerts.
-const MaxAlertmanagerBytes = 16 << 20
+// MaxNotificationAlerts bounds the alerts of one notification, and so the
+// transaction that stores them. Alertmanager sends a group whole unless the
+// receiver sets max_alerts, takes a 4xx as final and sends the group again
+// at every group interval, so a group over this bound is never stored: it
+// is twice the 5,000-alert groups large clusters raise, and the refusal says
+// to set max_alerts, with which Alertmanager cuts the group short and says
+// so in truncatedAlerts, which alertbridge records.
+const MaxNotificationAlerts = 10000
 
-// Alertmanager parses an Alertmanager webhook notification. Each alert in it
-// becomes one alert whose identity is its fingerprint.
-func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
-	var m amMessage
-	if err := decodeLenient(body, &m, ""); err != nil {
-		return nil, err
+// MaxNotificationTextBytes bounds the text the alerts of one notification
+// carry together. Every alert repeats the group's common labels and
+// annotations in its alertContext, so without it a body of one long common
+// annotation and thousands of tiny alerts would become gigabytes of alerts.
+// Realistic alerts come to 1.9 times the bytes they take in the body, so
+// twice the HTTP limit for notifications (64 MiB) refuses only the
+// amplified ones.
+const MaxNotificationTextBytes = 128 << 20
+
+// notificationFormat is one of the Alertmanager-shaped webhook formats.
+type notificationFormat struct {
+	sender  string // as the sender calls itself
+	version string
+	// grafana adds Grafana's fields to the Alertmanager ones.
+	grafana bool
+}
+
+var (
+	alertmanagerFormat = notificationFormat{sender: "Alertmanager", version: "4"}
+	grafanaFormat      = notificationFormat{sender: "Grafana", version: "1", grafana: true}
+)
+
+// Alertmanager parses an Alertmanager webhook notification (version 4).
+// Each alert in it becomes one alert whose identity is its fingerprint.
+func Alertmanager(body []byte, now time.Time) (*Notification, error) {
+	return parseNotification(body, now, alertmanagerFormat)
+}
+
+func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notification, error) {
+	var gm grafanaMessage
+	var target any = &gm.amMessage
+	if f.grafana {
+		target = &gm
 	}
+	if err := decodeLenient(body, target, ""); err != nil {
+		return nil, unembed(err)
+	}
+	m := &gm.amMessage
 	if m.Version == nil {
 		return nil, fieldErr("version", "required")
 	}
-	if *m.Version != "4" {
-		return nil, fieldErr("version", "unsupported version %q; want \"4\"", *m.Version)
+	if *m.Version != f.version {
+		return nil, fieldErr("version", "unsupported version %q; want %q", *m.Version, f.version)
 	}
 	// groupLabels are not checked: alertbridge keeps none of them, and
 	// they are a subset of commonLabels, which are.
@@ -80,34 +127,57 @@ func Alertmanager(body []byte, now time.Time) ([]Notice, error) {
 	if err := checkMap("commonAnnotations", m.CommonAnnotations); err != nil {
 		return nil, err
 	}
+	if f.grafana {
+		if err := gm.check(); err != nil {
+			return nil, err
+		}
+	}
+	if m.TruncatedAlerts < 0 {
+		return nil, fieldErr("truncatedAlerts", "must not be negative")
+	}
 	if len(m.Alerts) == 0 {
 		return nil, fieldErr("alerts", "required: at least one alert")
 	}
-	if len(m.Alerts) > MaxAlertmanagerAlerts {
-		return nil, fieldErr("alerts", "more than %d alerts", MaxAlertmanagerAlerts)
+	if len(m.Alerts) > MaxNotificationAlerts {
+		return nil, fieldErr("alerts", "more than %d alerts; set max_alerts to at most %d on the receiver, "+
+			"so that %s leaves the rest out and says so in truncatedAlerts", MaxNotificationAlerts, MaxNotificationAlerts, f.sender)
 	}
-	out := make([]Notice, 0, len(m.Alerts))
+	n := &Notification{Notices: make([]Notice, 0, len(m.Alerts)), Sender: f.sender, GroupKey: m.GroupKey,
+		Receiver: m.Receiver, Truncated: m.TruncatedAlerts}
 	size := 0
 	for i, raw := range m.Alerts {
 		path := fmt.Sprintf("alerts[%d]", i)
-		var am amAlert
-		if err := decodeLenient(raw, &am, path); err != nil {
-			return nil, err
+		var ga grafanaAlert
+		var target any = &ga.amAlert
+		if f.grafana {
+			target = &ga
 		}
-		n, err := amNotice(&m, &am, path, now)
+		if err := decodeLenient(raw, target, path); err != nil {
+			return nil, unembed(err)
+		}
+		var extra map[string]any
+		if f.grafana {
+			var err error
+			if extra, err = gm.context(&ga, path); err != nil {
+				return nil, err
+			}
+		}
+		notice, err := amNotice(m, &ga.amAlert, extra, path, now)
 		if err != nil {
 			return nil, err
 		}
-		if size += alertBytes(n.Alert); size > MaxAlertmanagerBytes {
+		if size += alertBytes(notice.Alert); size > MaxNotificationTextBytes {
 			return nil, fieldErr("alerts", "the alerts with their common labels and annotations come to more than %d bytes; "+
-				"send fewer alerts per notification (max_alerts) or shorter annotations", MaxAlertmanagerBytes)
+				"send fewer alerts per notification (max_alerts) or shorter annotations", MaxNotificationTextBytes)
 		}
-		out = append(out, n)
+		n.Notices = append(n.Notices, notice)
 	}
-	return out, nil
+	return n, nil
 }
 
-func amNotice(m *amMessage, am *amAlert, path string, now time.Time) (Notice, error) {
+// amNotice makes one alert of a notification. extra holds members the
+// format adds to alertContext.
+func amNotice(m *amMessage, am *amAlert, extra map[string]any, path string, now time.Time) (Notice, error) {
 	err := checkTexts(path, []namedText{{"status", am.Status}, {"fingerprint", am.Fingerprint},
 		{"startsAt", am.StartsAt}, {"endsAt", am.EndsAt}, {"generatorURL", am.GeneratorURL}})
 	if err == nil {
@@ -172,10 +242,12 @@ func amNotice(m *amMessage, am *amAlert, path string, now time.Time) (Notice, er
 	// Blank annotations are skipped so that the title always has content;
 	// the fingerprint, checked above, is never blank.
 	title := firstOf(annotations["summary"], annotations["title"], alertname, fingerprint)
-	ctx, err := json.Marshal(map[string]any{
+	members := map[string]any{
 		"labels": labels, "annotations": annotations, "startsAt": am.StartsAt, "endsAt": am.EndsAt,
 		"generatorURL": am.GeneratorURL, "receiver": m.Receiver, "groupKey": m.GroupKey, "externalURL": m.ExternalURL,
-	})
+	}
+	maps.Copy(members, extra)
+	ctx, err := json.Marshal(members)
 	if err != nil {
 		return Notice{}, fieldErr(path, "cannot encode: %v", err)
 	}

@@ -104,7 +104,7 @@ func TestAlertmanagerUpstreamPayloads(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(filepath.Join(tt.file...), func(t *testing.T) {
 			body := readPayload(t, tt.file...)
-			notices, err := ingest.Alertmanager(body, now)
+			notices, err := parseAM(t, body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,6 +177,20 @@ func TestAlertmanagerUpstreamPayloads(t *testing.T) {
 	}
 }
 
+// parseAM parses an Alertmanager notification and returns its notices; a
+// notification returned together with an error fails the test.
+func parseAM(t *testing.T, body []byte) ([]ingest.Notice, error) {
+	t.Helper()
+	n, err := ingest.Alertmanager(body, now)
+	if err != nil {
+		if n != nil {
+			t.Errorf("%d notices returned with the error %v", len(n.Notices), err)
+		}
+		return nil, err
+	}
+	return n.Notices, nil
+}
+
 // amBody builds a notification around the given alerts, each a JSON object.
 func amBody(alerts ...string) []byte {
 	return []byte(`{"version": "4", "status": "firing", "receiver": "bridge", "alerts": [` + strings.Join(alerts, ",") + `]}`)
@@ -208,7 +222,7 @@ func amAlert(kv ...string) string {
 // parseOne parses a one-alert notification and returns its only notice.
 func parseOne(t *testing.T, body []byte) ingest.Notice {
 	t.Helper()
-	notices, err := ingest.Alertmanager(body, now)
+	notices, err := parseAM(t, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +411,7 @@ func TestAlertmanagerGroupDefaults(t *testing.T) {
 
 func TestAlertmanagerFieldErrors(t *testing.T) {
 	ok := amAlert()
-	tooMany := make([]string, ingest.MaxAlertmanagerAlerts+1)
+	tooMany := make([]string, ingest.MaxNotificationAlerts+1)
 	for i := range tooMany {
 		tooMany[i] = amAlert("fingerprint", fmt.Sprintf(`"f%d"`, i))
 	}
@@ -431,6 +445,7 @@ func TestAlertmanagerFieldErrors(t *testing.T) {
 		{"alerts[0].annotations an array", string(amBody(amAlert("annotations", `[]`))), "alerts[0].annotations"},
 		{"commonLabels an array", `{"version": "4", "commonLabels": [], "alerts": [` + ok + `]}`, "commonLabels"},
 		{"truncatedAlerts a fraction", `{"version": "4", "truncatedAlerts": 1.5, "alerts": [` + ok + `]}`, "truncatedAlerts"},
+		{"truncatedAlerts negative", `{"version": "4", "truncatedAlerts": -5, "alerts": [` + ok + `]}`, "truncatedAlerts"},
 		{"malformed", `{"version": "4", "alerts": [}`, ""},
 		{"unterminated", `{"version": "4", "alerts": [` + ok, ""},
 		{"trailing data", string(amBody(ok)) + `{}`, ""},
@@ -456,10 +471,7 @@ func TestAlertmanagerFieldErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			notices, err := ingest.Alertmanager([]byte(tt.body), now)
-			if notices != nil {
-				t.Errorf("%d notices returned with the error", len(notices))
-			}
+			_, err := parseAM(t, []byte(tt.body))
 			wantFieldError(t, err, tt.field)
 		})
 	}
@@ -467,30 +479,52 @@ func TestAlertmanagerFieldErrors(t *testing.T) {
 
 // TestAlertmanagerSizeBound guards memory: each alert repeats the group's
 // common annotations, so one large annotation times many alerts must not
-// turn a body under the API's 1 MiB limit into gigabytes.
+// turn a body well under the HTTP limit into gigabytes.
 func TestAlertmanagerSizeBound(t *testing.T) {
-	tiny := strings.TrimSuffix(strings.Repeat(`{"status": "firing", "fingerprint": "f"},`, ingest.MaxAlertmanagerAlerts), ",")
+	tiny := strings.TrimSuffix(strings.Repeat(`{"status": "firing", "fingerprint": "f"},`, ingest.MaxNotificationAlerts), ",")
 	body := []byte(`{"version": "4", "commonAnnotations": {"description": "` + strings.Repeat("x", 900<<10) +
 		`"}, "alerts": [` + tiny + `]}`)
-	notices, err := ingest.Alertmanager(body, now)
-	if notices != nil {
-		t.Errorf("%d notices returned with the error", len(notices))
-	}
+	_, err := parseAM(t, body)
 	wantFieldError(t, err, "alerts")
 
-	// A full notification of realistically sized alerts still passes: a
-	// thousand alerts with 4 KiB of annotations each.
-	alerts := make([]string, ingest.MaxAlertmanagerAlerts)
+	// A notification of as many alerts as one may hold, each with 2 KiB of
+	// annotations of its own, still passes.
+	alerts := make([]string, ingest.MaxNotificationAlerts)
 	for i := range alerts {
 		alerts[i] = amAlert("fingerprint", fmt.Sprintf(`"f%d"`, i),
-			"annotations", fmt.Sprintf(`{"summary": "Disk %d full", "description": %q}`, i, strings.Repeat("d", 4<<10)))
+			"annotations", fmt.Sprintf(`{"summary": "Disk %d full", "description": %q}`, i, strings.Repeat("d", 2<<10)))
 	}
-	notices, err = ingest.Alertmanager(amBody(alerts...), now)
+	notices, err := parseAM(t, amBody(alerts...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(notices) != ingest.MaxAlertmanagerAlerts {
-		t.Errorf("%d notices, want %d", len(notices), ingest.MaxAlertmanagerAlerts)
+	if len(notices) != ingest.MaxNotificationAlerts {
+		t.Errorf("%d notices, want %d", len(notices), ingest.MaxNotificationAlerts)
+	}
+	// One more is refused, and the answer says how to stay under.
+	_, err = parseAM(t, amBody(append(alerts, amAlert("fingerprint", `"one-more"`))...))
+	wantFieldError(t, err, "alerts")
+	if err == nil || !strings.Contains(err.Error(), "max_alerts") {
+		t.Errorf("refusal %v does not name max_alerts", err)
+	}
+}
+
+// truncatedAlerts says how many alerts of the group Alertmanager left out
+// (the receiver's max_alerts); the notification carries it with the group
+// key it is about.
+func TestAlertmanagerTruncated(t *testing.T) {
+	body := `{"version": "4", "status": "firing", "truncatedAlerts": 1601, "groupKey": "{}:{alertname=\"Disk\"}",
+		"receiver": "bridge", "alerts": [` + amAlert() + `]}`
+	n, err := ingest.Alertmanager([]byte(body), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Truncated != 1601 || n.GroupKey != `{}:{alertname="Disk"}` || n.Receiver != "bridge" || len(n.Notices) != 1 {
+		t.Errorf("notification: truncated %d, group key %q, receiver %q, %d notices", n.Truncated, n.GroupKey, n.Receiver, len(n.Notices))
+	}
+	n, err = ingest.Alertmanager(amBody(amAlert()), now)
+	if err != nil || n.Truncated != 0 {
+		t.Errorf("without truncatedAlerts: %v, %v", n, err)
 	}
 }
 
@@ -500,7 +534,7 @@ func TestAlertmanagerSizeBound(t *testing.T) {
 func TestAlertmanagerIgnoresUnknownFields(t *testing.T) {
 	body := `{"version": "4", "status": "firing", "some_future_field": {"x": 1},
 		"alerts": [{"status": "firing", "fingerprint": "f1", "labels": {"alertname": "A"}, "newField": true}]}`
-	notices, err := ingest.Alertmanager([]byte(body), time.Now().UTC())
+	notices, err := parseAM(t, []byte(body))
 	if err != nil {
 		t.Fatalf("unknown fields refused: %v", err)
 	}

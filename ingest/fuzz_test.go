@@ -43,6 +43,14 @@ var inlineSeeds = []string{
 	`{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"\u0000"}}]}`,
 	`{"version":"4","alerts":[{"status":"firing","labels":{"\u0000":"x","a":"b"}}]}`,
 	`{"version":"4","receiver":"r\u0000","commonAnnotations":{"summary":"\u0000"},"alerts":[{"status":"firing","fingerprint":"f"}]}`,
+	`{"version":"4","truncatedAlerts":-1,"alerts":[{"status":"firing","fingerprint":"f"}]}`,
+	// Grafana's contact point: version "1" and fields of its own.
+	grafanaBody,
+	`{"version":"1","orgId":1,"state":"ok","title":"[RESOLVED] t","message":"m","status":"resolved","truncatedAlerts":3,"groupKey":"{}:{}",` +
+		`"alerts":[{"status":"resolved","fingerprint":"f","values":null,"valueString":"","dashboardURL":"","orgId":2}]}`,
+	`{"version":"1","alerts":[{"status":"firing","fingerprint":"f","values":{"B":1e308,"":-0,"\u0000":1}}]}`,
+	`{"version":"1","orgId":"1","alerts":[{"status":"firing","fingerprint":"f","values":{"B":"x"}}]}`,
+	`{"version":"1","message":"\u0000","alerts":[{"status":"firing","labels":{"alertname":"A"},"imageURL":"\ud800"}]}`,
 }
 
 // addSeeds seeds f with every file of the captured payloads, whatever its
@@ -169,41 +177,57 @@ func FuzzPanther(f *testing.F) {
 
 func FuzzAlertmanager(f *testing.F) {
 	addSeeds(f)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		notices, err := ingest.Alertmanager(body, now)
-		if err != nil {
-			if notices != nil {
-				t.Fatalf("%d notices returned with error %v", len(notices), err)
-			}
-			checkError(t, err)
-			return
+	f.Fuzz(func(t *testing.T, body []byte) { checkNotification(t, ingest.Alertmanager, body) })
+}
+
+func FuzzGrafana(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) { checkNotification(t, ingest.Grafana, body) })
+}
+
+// checkNotification holds for every notification either Alertmanager-shaped
+// parser meets.
+func checkNotification(t *testing.T, parse func([]byte, time.Time) (*ingest.Notification, error), body []byte) {
+	n, err := parse(body, now)
+	if err != nil {
+		if n != nil {
+			t.Fatalf("%d notices returned with error %v", len(n.Notices), err)
 		}
-		if len(notices) == 0 || len(notices) > ingest.MaxAlertmanagerAlerts {
-			t.Fatalf("%d notices without an error", len(notices))
+		checkError(t, err)
+		return
+	}
+	if len(n.Notices) == 0 || len(n.Notices) > ingest.MaxNotificationAlerts {
+		t.Fatalf("%d notices without an error", len(n.Notices))
+	}
+	if n.Truncated < 0 {
+		t.Fatalf("truncated %d", n.Truncated)
+	}
+	// The group key goes into a timeline entry and the log.
+	if err := alert.CheckText(n.GroupKey); err != nil {
+		t.Fatalf("group key %q %v", n.GroupKey, err)
+	}
+	size := 0
+	for _, x := range n.Notices {
+		checkAlert(t, x.Alert)
+		if x.Alert.Source != alert.SourceAlertmanager {
+			t.Fatalf("source %q", x.Alert.Source)
 		}
-		size := 0
-		for _, n := range notices {
-			checkAlert(t, n.Alert)
-			if n.Alert.Source != alert.SourceAlertmanager {
-				t.Fatalf("source %q", n.Alert.Source)
-			}
-			size += len(n.Alert.Context) + len(n.Alert.Description) + len(n.Alert.Title) + len(n.Alert.Runbook)
+		size += len(x.Alert.Context) + len(x.Alert.Description) + len(x.Alert.Title) + len(x.Alert.Runbook)
+	}
+	// Alerts repeat the group's common data; the total stays bounded.
+	if size > ingest.MaxNotificationTextBytes {
+		t.Fatalf("notices hold %d bytes, over %d", size, ingest.MaxNotificationTextBytes)
+	}
+	// The same notification must give the same identities, or a
+	// re-sent notification would open new alerts instead of deduplicating.
+	again, err := parse(body, now)
+	if err != nil {
+		t.Fatalf("second parse failed: %v", err)
+	}
+	for i, x := range n.Notices {
+		y := again.Notices[i]
+		if x.Alert.AlertID != y.Alert.AlertID || x.Alert.Title != y.Alert.Title || !slices.Equal(x.Alert.Tags, y.Alert.Tags) {
+			t.Fatalf("alert %d differs between two parses of the same body", i)
 		}
-		// Alerts repeat the group's common data; the total stays bounded.
-		if size > ingest.MaxAlertmanagerBytes {
-			t.Fatalf("notices hold %d bytes, over %d", size, ingest.MaxAlertmanagerBytes)
-		}
-		// The same notification must give the same identities, or a
-		// re-sent notification would open new alerts instead of deduplicating.
-		again, err := ingest.Alertmanager(body, now)
-		if err != nil {
-			t.Fatalf("second parse failed: %v", err)
-		}
-		for i := range notices {
-			if notices[i].Alert.AlertID != again[i].Alert.AlertID || notices[i].Alert.Title != again[i].Alert.Title ||
-				!slices.Equal(notices[i].Alert.Tags, again[i].Alert.Tags) {
-				t.Fatalf("alert %d differs between two parses of the same body", i)
-			}
-		}
-	})
+	}
 }

@@ -1,6 +1,7 @@
 // Package ingest turns the alert payloads alertbridge accepts into alerts:
-// Panther's destination schema and Alertmanager's webhook (version 4). It is
-// pure: bytes in, alerts or a FieldError naming what is wrong out.
+// Panther's destination schema, Alertmanager's webhook (version 4) and
+// Grafana's webhook contact point (version "1"). It is pure: bytes in,
+// alerts or a FieldError naming what is wrong out.
 package ingest
 
 import (

@@ -19,7 +19,16 @@ type Item struct {
 	Resolved bool
 	// Actor names who sent it, for the timeline.
 	Actor string
+	// Truncated, when set, says that the sender left alerts out of the
+	// notification this item came in (Alertmanager's truncatedAlerts). It
+	// goes on the alert's timeline whatever else accepting the item does,
+	// a repeat included: the alerts left out are in no alert of their own,
+	// so the ones that came are where the news can be seen.
+	Truncated string
 }
+
+// ActionTruncated is the timeline action of an Item's Truncated note.
+const ActionTruncated = "notification_truncated"
 
 // Result says what accepting one item did.
 type Result struct {
@@ -57,6 +66,9 @@ func (s *Service) AcceptTx(ctx context.Context, tx store.Tx, items []Item) ([]Re
 	var deliveries []*store.Delivery
 	for i, it := range items {
 		res, err := s.apply(ctx, tx, it, &deliveries)
+		if err == nil && it.Truncated != "" {
+			err = tx.AddEvent(ctx, it.Alert.AlertID, alert.Event{At: s.now(), Actor: it.Actor, Action: ActionTruncated, Detail: it.Truncated})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("accept alert %s: %w", it.Alert.AlertID, err)
 		}
