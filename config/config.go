@@ -114,7 +114,11 @@ type Jira struct {
 	// Priority names the Jira priority per severity; a severity missing
 	// here sends no priority, leaving Jira's default.
 	Priority map[alert.Severity]string
-	Summary  string // a text/template over the alert; known to parse
+	// Summary, Description (Markdown), the Labels and LabelsBySeverity
+	// items and the strings in CustomFields are templates over
+	// jiradest.Data, each known to render the sample alert.
+	Summary     string
+	Description string
 
 	CustomFields map[string]any // values as plain JSON-compatible data
 

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/destination/jiradest"
 )
 
 // Secret values used throughout; tests assert none of them ever leaks.
@@ -136,9 +137,11 @@ func TestParseFull(t *testing.T) {
 						alert.SeverityCritical: "Highest", alert.SeverityHigh: "High",
 						alert.SeverityMedium: "Medium", alert.SeverityLow: "Low",
 					},
-					Summary: "{{.Severity}}: {{.Title}}",
+					Summary:     "{{.Severity}}: {{.Title}}",
+					Description: "{{ markdown .Description }}\n\nTeam: {{ .Labels.team | default \"none\" | markdownEscape }}\n",
 					CustomFields: map[string]any{
 						"customfield_10010": "value",
+						"customfield_10040": map[string]any{"value": `{{ .Labels.team | default "none" }}`},
 						"customfield_10020": map[string]any{"id": "10001"},
 						"customfield_10030": []any{int64(1), 2.5, true, nil},
 					},
@@ -286,7 +289,7 @@ func TestDefaults(t *testing.T) {
 	wantJira := Jira{
 		URL: "https://example.atlassian.net", Deployment: DeploymentAuto, Auth: AuthBasic,
 		Email: "bot@example.com", Token: j.Jira.Token, Project: "SEC", IssueType: "Task",
-		Labels: []string{"security-detection"}, Summary: "[{{.Severity}}] {{.Title}}",
+		Labels: []string{"security-detection"}, Summary: "[{{.Severity}}] {{.Title}}", Description: jiradest.DefaultDescription,
 		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 5, Reopen: ReopenTransition, CreateIfResolved: true,
 		Sync: JiraSync{
 			Status: SyncOff, Assignee: SyncOff, Comments: SyncOff,
@@ -535,6 +538,20 @@ func TestRules(t *testing.T) {
 
 		// Jira specifics.
 		{"summary does not parse", jiraDest("", "summary: '{{.Title'"), "destinations[0].jira.summary", "template does not parse"},
+		{"summary names a missing field", jiraDest("", "summary: '[{{.Severity}}] {{.Titel}}'"), "destinations[0].jira.summary",
+			`template: summary:1:18: executing "summary" at <.Titel>: can't evaluate field Titel`},
+		{"description names a missing function", jiraDest("", "description: '{{ .Title | upper }}'"), "destinations[0].jira.description",
+			`template does not parse: template: description:1: function "upper" not defined`},
+		{"description fails on the sample", jiraDest("", "description: '{{ .Context.nope.deeper }}'"), "destinations[0].jira.description",
+			"nil pointer evaluating interface {}.deeper (rendering a sample alert)"},
+		{"label template fails", jiraDest("", "labels: [ok, '{{ .Lables.team }}']"), "destinations[0].jira.labels[1]",
+			`template: labels[1]:1:10: executing "labels[1]" at <.Lables.team>: can't evaluate field Lables`},
+		{"label template renders empty", jiraDest("", "labels: ['{{ .Labels.nope }}']"), "destinations[0].jira.labels[0]",
+			"label is empty (rendering a sample alert)"},
+		{"label template renders a space", jiraDest("", "labels_by_severity: {HIGH: ['{{ .Name }}']}"), "destinations[0].jira.labels_by_severity.HIGH[0]",
+			`label "Test Alert" contains a space, which Jira does not allow (rendering a sample alert)`},
+		{"custom field template fails", jiraDest("", "custom_fields: {customfield_1: {value: ok, other: ['{{ .Nope }}']}}"),
+			"destinations[0].jira.custom_fields.customfield_1.other[0]", `template: custom_fields.customfield_1.other[0]:1:3: executing`},
 		{"label with space", jiraDest("", "labels: [ok, 'not ok']"), "destinations[0].jira.labels[1]", `label "not ok" contains a space`},
 		{"severity label with tab", jiraDest("", "labels_by_severity: {HIGH: [\"a\\tb\"]}"), "destinations[0].jira.labels_by_severity.HIGH[0]", "contains a space"},
 		{"basic auth needs email", strings.Replace(jiraDest("", ""), "      email: bot@example.com\n", "", 1),

@@ -2,9 +2,7 @@ package config
 
 import (
 	"strings"
-	"text/template"
 	"time"
-	"unicode"
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/destination/jiradest"
@@ -38,7 +36,8 @@ func (d *decoder) jira(b *block) *Jira {
 		Labels:            d.labels(b),
 		LabelsBySeverity:  d.labelsBySeverity(b),
 		Priority:          d.priority(b),
-		Summary:           summary(b),
+		Summary:           b.template("summary", jiradest.DefaultSummary),
+		Description:       b.template("description", jiradest.DefaultDescription),
 		CustomFields:      d.customFields(b),
 		Timeout:           b.duration("timeout", 30*time.Second, 0, maxTimeout),
 		MaxConcurrency:    b.integer("max_concurrency", 4, 1),
@@ -68,12 +67,14 @@ func (d *decoder) labels(b *block) []string {
 	if !ok {
 		return []string{DefaultLabel}
 	}
-	return d.checkLabels(items)
+	return d.checkLabels(b.path, items)
 }
 
-// checkLabels refuses labels Jira would reject, which would otherwise fail
-// every delivery at run time.
-func (d *decoder) checkLabels(items []item) []string {
+// checkLabels refuses labels Jira would reject, and label templates that
+// fail or render such a label for the sample alert, which would otherwise
+// fail every delivery at run time. jira is the path of the jira block, which
+// template names leave out.
+func (d *decoder) checkLabels(jira string, items []item) []string {
 	out := make([]string, 0, len(items))
 	for _, it := range items {
 		l, ok := d.text(it.path, it.node)
@@ -81,9 +82,11 @@ func (d *decoder) checkLabels(items []item) []string {
 		case !ok:
 		case l == "":
 			d.add(it.path, it.node, "must not be empty")
-		case strings.IndexFunc(l, unicode.IsSpace) >= 0:
-			d.add(it.path, it.node, "label %q contains a space, which Jira does not allow", l)
 		default:
+			if err := jiradest.CheckLabel(strings.TrimPrefix(it.path, jira+"."), l); err != nil {
+				d.add(it.path, it.node, "%v", err)
+				continue
+			}
 			out = append(out, l)
 		}
 	}
@@ -102,7 +105,7 @@ func (d *decoder) labelsBySeverity(b *block) map[alert.Severity][]string {
 			continue
 		}
 		items, _ := d.list(f.path, f.value)
-		out[sev] = d.checkLabels(items)
+		out[sev] = d.checkLabels(b.path, items)
 	}
 	return out
 }
@@ -140,10 +143,12 @@ func severityKey[V any](d *decoder, f field, seen map[alert.Severity]V) (alert.S
 	return sev, true
 }
 
-func summary(b *block) string {
-	s := b.str("summary", jiradest.DefaultSummary)
-	if _, err := template.New("summary").Parse(s); err != nil {
-		b.problem("summary", "template does not parse: %v", err)
+// template reads a template and renders it over a sample alert: a
+// misspelt field parses, and would otherwise fail every delivery.
+func (b *block) template(key, def string) string {
+	s := b.str(key, def)
+	if _, err := jiradest.CheckTemplate(key, s); err != nil {
+		b.problem(key, "%v", err)
 	}
 	return s
 }
@@ -156,6 +161,12 @@ func (d *decoder) customFields(b *block) map[string]any {
 	out := make(map[string]any, len(fields))
 	for _, f := range fields {
 		out[f.key] = d.plain(f.path, f.value)
+		// Strings are templates; the path says which string of a nested value failed.
+		jiradest.CustomFieldStrings("custom_fields."+f.key, out[f.key], func(name, s string) {
+			if _, err := jiradest.CheckTemplate(name, s); err != nil {
+				d.add(join(b.path, name), f.value, "%v", err)
+			}
+		})
 	}
 	return out
 }

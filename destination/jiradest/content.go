@@ -1,16 +1,11 @@
 package jiradest
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"text/template"
-	"time"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -42,21 +37,21 @@ func Marker(destination, alertID string) string {
 	return MarkerPrefix + hex.EncodeToString(sum[:12])
 }
 
-// Summary renders the summary template over the alert and fits the result
-// to Jira's rules: one line, at most 255 characters. A template that renders
-// nothing falls back to the title, since Jira requires a summary.
-func Summary(tmpl *template.Template, a *alert.Alert) (string, error) {
-	var b strings.Builder
-	if err := tmpl.Execute(&b, a); err != nil {
-		return "", fmt.Errorf("summary template: %w", err)
+// Summary renders the summary template and fits the result to Jira's
+// rules: one line, at most 255 characters. A template that renders nothing
+// falls back to the title, since Jira requires a summary.
+func Summary(tmpl *template.Template, d *Data) (string, error) {
+	out, err := Execute(tmpl, d)
+	if err != nil {
+		return "", err
 	}
-	s := strings.Join(strings.FieldsFunc(b.String(), func(r rune) bool { return r == '\n' || r == '\r' || r == '\t' }), " ")
+	s := strings.Join(strings.FieldsFunc(out, func(r rune) bool { return r == '\n' || r == '\r' || r == '\t' }), " ")
 	s = strings.TrimSpace(s)
 	if s == "" {
-		s = strings.TrimSpace(a.Title)
+		s = strings.TrimSpace(d.Title)
 	}
 	if s == "" {
-		s = "Alert " + a.AlertID
+		s = "Alert " + d.AlertID
 	}
 	return Truncate(s, MaxSummary), nil
 }
@@ -88,8 +83,8 @@ func cut(s string, max int) string {
 }
 
 // Labels returns the issue's labels: the configured ones, those for the
-// alert's severity and the marker, without repeats, in that order. Labels
-// are checked for spaces at config time; the marker never has any.
+// alert's severity and the marker, without repeats, in that order, leaving
+// out empty ones (a label template over a label the alert lacks).
 func Labels(base []string, bySeverity map[alert.Severity][]string, sev alert.Severity, marker string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -102,104 +97,193 @@ func Labels(base []string, bySeverity map[alert.Severity][]string, sev alert.Sev
 	return out
 }
 
-// details is what the description says, in the order it says it.
-type details struct {
-	description string // Markdown
-	link        string
-	facts       [][2]string // label, value; values shown as code where code is set
-	codeFacts   map[string]bool
-	runbook     string // Markdown
-	context     string // pretty JSON
+// MaxLabel is the length Jira allows a label.
+const MaxLabel = 255
+
+// labelOf makes a rendered label one Jira takes. check-config refuses
+// templates that render spaces for its sample alert, but a value from some
+// other alert may hold one, and a label Jira refuses would fail the create.
+func labelOf(s string) string {
+	return cut(strings.Join(strings.Fields(s), "_"), MaxLabel)
 }
 
-func detailsOf(a *alert.Alert, link string) details {
-	d := details{description: strings.TrimSpace(a.Description), link: link, runbook: strings.TrimSpace(a.Runbook),
-		codeFacts: map[string]bool{"Rule ID": true, "Alert ID": true, "Dedup string": true}}
-	add := func(k, v string) {
-		if v != "" {
-			d.facts = append(d.facts, [2]string{k, v})
-		}
+// DefaultDescription is the description template when none is configured:
+// the alert's description, its page in alertbridge, where it came from, its
+// facts, runbook and context. Description and runbook are Markdown already;
+// every other value is escaped or quoted as code.
+const DefaultDescription = `{{- with markdown .Description }}{{ . }}
+
+{{ end -}}
+{{ with .PageURL }}{{ link "View the alert in alertbridge" . }}
+
+{{ end -}}
+{{ with .Link }}- **Source:** {{ link . . }}
+{{ end -}}
+{{ with .ID }}- **Rule ID:** {{ code . }}
+{{ end -}}
+{{ with .AlertID }}- **Alert ID:** {{ code . }}
+{{ end -}}
+{{ with .Severity }}- **Severity:** {{ markdownEscape . }}
+{{ end -}}
+{{ with .Type }}- **Alert type:** {{ markdownEscape . }}
+{{ end -}}
+{{ with .Tags }}- **Tags:** {{ join ", " . | markdownEscape }}
+{{ end -}}
+{{ with .LogTypes }}- **Log types:** {{ join ", " . | markdownEscape }}
+{{ end -}}
+{{ with .Detection.MatchCount }}- **Match count:** {{ . }}
+{{ end -}}
+{{ with date "2006-01-02T15:04:05Z07:00" .Detection.FirstSeen }}- **First seen:** {{ markdownEscape . }}
+{{ end -}}
+{{ with date "2006-01-02T15:04:05Z07:00" .Detection.LastSeen }}- **Last seen:** {{ markdownEscape . }}
+{{ end -}}
+{{ with .Detection.Dedup }}- **Dedup string:** {{ code . }}
+{{ end -}}
+{{ with markdown .Runbook }}
+### Runbook
+
+{{ . }}
+{{ end -}}
+{{ with .ContextJSON }}
+### Alert context
+
+{{ codeBlock "json" . }}
+{{ end -}}
+`
+
+// DescriptionADF is the issue description for Jira Cloud: the template's
+// Markdown in Atlassian Document Format, fitted to Jira's limit.
+func DescriptionADF(tmpl *template.Template, d *Data) (*adf.Node, error) {
+	v, err := description(tmpl, d, func(md string) (any, int) {
+		doc := adf.FromMarkdown(md)
+		return doc, adf.TextLen(doc)
+	})
+	if err != nil {
+		return nil, err
 	}
-	add("Rule ID", a.ID)
-	add("Alert ID", a.AlertID)
-	add("Severity", string(a.Severity))
-	add("Alert type", string(a.Type))
-	add("Tags", strings.Join(a.Tags, ", "))
-	add("Log types", strings.Join(a.LogTypes, ", "))
-	if det := a.Detection; det != nil {
-		add("Match count", strconv.Itoa(det.MatchCount))
-		add("First seen", timeText(det.FirstSeen))
-		add("Last seen", timeText(det.LastSeen))
-		add("Dedup string", det.Dedup)
-	}
-	if len(bytes.TrimSpace(a.Context)) > 0 && string(bytes.TrimSpace(a.Context)) != "null" {
-		var buf bytes.Buffer
-		if json.Indent(&buf, a.Context, "", "  ") == nil {
-			d.context = buf.String()
-		} else {
-			d.context = string(a.Context)
-		}
-	}
-	return d
+	return v.(*adf.Node), nil
 }
 
-func timeText(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// DescriptionWiki is the issue description for Jira Data Center, in wiki
+// markup, fitted to Jira's limit.
+func DescriptionWiki(tmpl *template.Template, d *Data) (string, error) {
+	v, err := description(tmpl, d, func(md string) (any, int) {
+		w := wiki.FromMarkdown(md)
+		return w, adf.StringLen(w)
+	})
+	if err != nil {
+		return "", err
 	}
-	return t.UTC().Format(time.RFC3339)
+	return v.(string), nil
+}
+
+// description renders the template and converts its Markdown. When the
+// result is over Jira's limit the alert's long texts (description, runbook,
+// context) are shortened, as fit does, and the description opens with a
+// note saying so; a template that shows something else long (the whole
+// context through .Context, say) is then cut as a whole.
+func description(tmpl *template.Template, d *Data, convert func(md string) (any, int)) (any, error) {
+	render := func(p parts, note bool) (string, error) {
+		dd := *d
+		dd.Description, dd.Runbook, dd.ContextJSON = p[0], p[1], p[2]
+		md, err := Execute(tmpl, &dd)
+		if note {
+			md = "*" + MarkdownEscape(truncNote(d.PageURL)) + "*\n\n" + md
+		}
+		return md, err
+	}
+	full := parts{strings.TrimSpace(d.Description), strings.TrimSpace(d.Runbook), d.ContextJSON}
+	md, err := render(full, false)
+	if err != nil {
+		return nil, err
+	}
+	v, size := convert(md)
+	if size <= MaxDescription {
+		return v, nil
+	}
+	var failed error
+	p, _ := fit(full, func(p parts, note bool) int {
+		md, err := render(p, note)
+		if err != nil {
+			failed = err
+			return 0
+		}
+		_, n := convert(md)
+		return n
+	})
+	if failed != nil {
+		return nil, failed
+	}
+	md, _ = render(p, true)
+	v, size = convert(md)
+	for range 20 {
+		if size <= MaxDescription {
+			return v, nil
+		}
+		n := adf.StringLen(md) - (size - MaxDescription) - 64
+		if n <= 0 {
+			break
+		}
+		md = cut(md, n) + "\n\n…"
+		v, size = convert(md)
+	}
+	v, _ = convert("*" + MarkdownEscape(truncNote(d.PageURL)) + "*")
+	return v, nil
 }
 
 // truncNote tells the reader the description was cut and where the rest is.
-func truncNote(link string) string {
-	return "This description was cut to fit Jira's limit of 32,767 characters; the whole alert is at " + link
+func truncNote(page string) string {
+	if page == "" {
+		return "This description was cut to fit Jira's limit of 32,767 characters; the whole alert is in alertbridge."
+	}
+	return "This description was cut to fit Jira's limit of 32,767 characters; the whole alert is at " + page
 }
 
-// fit shortens the variable parts (description, runbook, alert context)
-// until measure says the rendered description fits, and reports whether it
-// cut anything. The room left by the fixed parts is shared fairly: a part
-// shorter than its share keeps all of it and leaves the rest to the
-// others. Rendering may add escapes, so the result is measured again and
-// the longest part trimmed by the excess until it fits.
-func fit(d details, measure func(details, bool) int) (details, bool) {
-	if measure(d, false) <= MaxDescription {
-		return d, false
+// parts are the texts fit may shorten: the alert's description, runbook
+// and context (as indented JSON), in that order.
+type parts [3]string
+
+// fit shortens the parts until measure says the rendered description
+// fits, and reports whether it cut anything. The room left by the fixed
+// parts is shared fairly: a part shorter than its share keeps all of it and
+// leaves the rest to the others. Rendering may add escapes, so the result
+// is measured again and the longest part trimmed by the excess until it
+// fits.
+func fit(p parts, measure func(parts, bool) int) (parts, bool) {
+	if measure(p, false) <= MaxDescription {
+		return p, false
 	}
-	parts := []*string{&d.context, &d.description, &d.runbook}
-	full := make([]string, len(parts))
-	for i, p := range parts {
-		full[i] = *p
-		*p = ""
-	}
-	room := MaxDescription - measure(d, true) - 3*16 // the cut markers
+	const context = 2 // JSON is cut at a line end, which reads better
+	full := p
+	p = parts{}
+	room := MaxDescription - measure(p, true) - 3*16 // the cut markers
 	order := []int{0, 1, 2}
 	sort.Slice(order, func(i, j int) bool { return adf.StringLen(full[order[i]]) < adf.StringLen(full[order[j]]) })
 	for k, i := range order {
 		share := max(room/(len(order)-k), 0)
 		n := min(adf.StringLen(full[i]), share)
-		*parts[i] = cutPart(full[i], n, parts[i] == &d.context)
+		p[i] = cutPart(full[i], n, i == context)
 		room -= n
 	}
 	for range 20 {
-		excess := measure(d, true) - MaxDescription
+		excess := measure(p, true) - MaxDescription
 		if excess <= 0 {
-			return d, true
+			return p, true
 		}
-		longest := parts[0]
-		for _, p := range parts[1:] {
-			if adf.StringLen(*p) > adf.StringLen(*longest) {
-				longest = p
+		longest := 0
+		for i := range p {
+			if adf.StringLen(p[i]) > adf.StringLen(p[longest]) {
+				longest = i
 			}
 		}
-		n := adf.StringLen(*longest)
+		n := adf.StringLen(p[longest])
 		if n == 0 {
 			break
 		}
-		*longest = cutPart(*longest, max(n-excess-64, 0), longest == &d.context)
+		p[longest] = cutPart(p[longest], max(n-excess-64, 0), longest == context)
 	}
 	// Still too long (the fixed parts alone cannot be): drop the variable parts.
-	d.context, d.description, d.runbook = "", "", ""
-	return d, true
+	return parts{}, true
 }
 
 // cutPart cuts s to about n characters, marking the cut; JSON is cut at a
@@ -218,110 +302,4 @@ func cutPart(s string, n int, lines bool) string {
 		return ""
 	}
 	return c + "\n…"
-}
-
-// DescriptionADF is the issue description for Jira Cloud, in Atlassian
-// Document Format.
-func DescriptionADF(a *alert.Alert, link string) *adf.Node {
-	d, cutAny := fit(detailsOf(a, link), func(d details, note bool) int { return adf.TextLen(buildADF(d, note)) })
-	return buildADF(d, cutAny)
-}
-
-func buildADF(d details, note bool) *adf.Node {
-	var blocks []*adf.Node
-	if note {
-		blocks = append(blocks, adf.Paragraph(adf.Text(truncNote(d.link), adf.Em())))
-	}
-	if d.description != "" {
-		blocks = append(blocks, adf.FromMarkdown(d.description).Content...)
-	}
-	if d.link != "" {
-		blocks = append(blocks, adf.Paragraph(adf.Text("View the alert in alertbridge", adf.Link(d.link))))
-	}
-	if len(d.facts) > 0 {
-		items := make([]*adf.Node, 0, len(d.facts))
-		for _, f := range d.facts {
-			val := adf.Text(f[1])
-			if d.codeFacts[f[0]] {
-				val = adf.Text(f[1], adf.Code())
-			}
-			items = append(items, adf.ListItem(adf.Paragraph(adf.Text(f[0]+": ", adf.Strong()), val)))
-		}
-		blocks = append(blocks, adf.BulletList(items...))
-	}
-	if d.runbook != "" {
-		blocks = append(blocks, adf.Heading(3, adf.Text("Runbook")))
-		blocks = append(blocks, adf.FromMarkdown(d.runbook).Content...)
-	}
-	if d.context != "" {
-		blocks = append(blocks, adf.Heading(3, adf.Text("Alert context")), adf.CodeBlock("json", d.context))
-	}
-	return adf.Doc(blocks...)
-}
-
-// DescriptionWiki is the issue description for Jira Data Center, in wiki
-// markup.
-func DescriptionWiki(a *alert.Alert, link string) string {
-	d, cutAny := fit(detailsOf(a, link), func(d details, note bool) int { return adf.StringLen(buildWiki(d, note)) })
-	return buildWiki(d, cutAny)
-}
-
-func buildWiki(d details, note bool) string {
-	var parts []string
-	if note {
-		parts = append(parts, "_"+wiki.Escape(truncNote(d.link))+"_")
-	}
-	if d.description != "" {
-		parts = append(parts, wiki.FromMarkdown(d.description))
-	}
-	if d.link != "" {
-		parts = append(parts, "[View the alert in alertbridge|"+wikiLinkTarget(d.link)+"]")
-	}
-	if len(d.facts) > 0 {
-		lines := make([]string, 0, len(d.facts))
-		for _, f := range d.facts {
-			val := wiki.Escape(f[1])
-			if d.codeFacts[f[0]] {
-				val = wiki.FromMarkdown(codeSpan(f[1]))
-			}
-			lines = append(lines, "* *"+f[0]+":* "+val)
-		}
-		parts = append(parts, strings.Join(lines, "\n"))
-	}
-	if d.runbook != "" {
-		parts = append(parts, "h3. Runbook", wiki.FromMarkdown(d.runbook))
-	}
-	if d.context != "" {
-		parts = append(parts, "h3. Alert context", wikiCode(d.context))
-	}
-	return strings.Join(parts, "\n\n")
-}
-
-// wikiCode renders a code block through the wiki package, which picks a
-// macro the body cannot close early.
-func wikiCode(body string) string {
-	fence := "```"
-	for strings.Contains(body, fence) {
-		fence += "`"
-	}
-	return wiki.FromMarkdown(fence + "json\n" + body + "\n" + fence)
-}
-
-// codeSpan quotes s as a Markdown code span, whatever backticks it holds.
-func codeSpan(s string) string {
-	fence := "`"
-	for strings.Contains(s, fence) {
-		fence += "`"
-	}
-	pad := ""
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		pad = " "
-	}
-	return fence + pad + s + pad + fence
-}
-
-// wikiLinkTarget keeps a URL from breaking out of the link macro: a '|' or
-// ']' in it would end the target early.
-func wikiLinkTarget(u string) string {
-	return strings.NewReplacer("|", "%7C", "]", "%5D", "[", "%5B", " ", "%20").Replace(u)
 }

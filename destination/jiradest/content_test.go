@@ -101,7 +101,7 @@ func TestSummary(t *testing.T) {
 			if tt.tmpl != "" {
 				tmpl = tt.tmpl
 			}
-			got, err := Summary(template.Must(template.New("").Parse(tmpl)), &tt.a)
+			got, err := Summary(mustTemplate(t, "summary", tmpl), NewData("", &tt.a))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,6 +113,34 @@ func TestSummary(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustTemplate(tb testing.TB, name, text string) *template.Template {
+	tb.Helper()
+	tmpl, err := ParseTemplate(name, text)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tmpl
+}
+
+// defaultADF and defaultWiki are the descriptions the default template makes.
+func defaultADF(tb testing.TB, a *alert.Alert, publicURL string) *adf.Node {
+	tb.Helper()
+	doc, err := DescriptionADF(mustTemplate(tb, "description", DefaultDescription), NewData(publicURL, a))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return doc
+}
+
+func defaultWiki(tb testing.TB, a *alert.Alert, publicURL string) string {
+	tb.Helper()
+	w, err := DescriptionWiki(mustTemplate(tb, "description", DefaultDescription), NewData(publicURL, a))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
 }
 
 func TestTruncate(t *testing.T) {
@@ -159,7 +187,7 @@ func TestMarkerAndLabels(t *testing.T) {
 }
 
 func TestDescriptionADF(t *testing.T) {
-	doc := DescriptionADF(sample(), "https://ab.example/alerts/a-1")
+	doc := defaultADF(t, sample(), "https://ab.example")
 	requireADF(t, doc)
 	md := adf.ToMarkdown(doc)
 	for _, want := range []string{
@@ -179,15 +207,18 @@ func TestDescriptionADF(t *testing.T) {
 		t.Error("a short description says it was cut")
 	}
 	// An alert with nothing optional still makes a valid document.
-	bare := DescriptionADF(&alert.Alert{AlertID: "b"}, "http://x/alerts/b")
+	bare := defaultADF(t, &alert.Alert{AlertID: "b"}, "http://x")
 	requireADF(t, bare)
 }
 
 func TestDescriptionWiki(t *testing.T) {
-	w := DescriptionWiki(sample(), "https://ab.example/alerts/a-1?x=|y")
+	a := sample()
+	a.Link = "https://panther.example/alerts/a-1?x=|y"
+	w := defaultWiki(t, a, "https://ab.example")
 	for _, want := range []string{
 		"An admin *impersonated* a user.",
-		"[View the alert in alertbridge|https://ab.example/alerts/a-1?x=%7Cy]",
+		"[View the alert in alertbridge|https://ab.example/alerts/a-1]",
+		"* *Source:* [https://panther.example/alerts/a-1?x=\\|y|https://panther.example/alerts/a-1?x=%7Cy]",
 		"* *Rule ID:* {{Atlassian.LoggedInAsUser}}", "* *Severity:* HIGH", "* *Match count:* 3",
 		"h3. Runbook", "h3. Alert context", "{code:json}\n{\n  \"actor\": \"admin@example.com\",",
 	} {
@@ -196,8 +227,8 @@ func TestDescriptionWiki(t *testing.T) {
 		}
 	}
 	// Markup in a plain value is escaped.
-	a := &alert.Alert{AlertID: "x", Tags: []string{"*bold*", "{code}"}}
-	if w := DescriptionWiki(a, "http://x"); !strings.Contains(w, `\*bold\*`) || strings.Contains(w, "* *Tags:* *bold*") {
+	a = &alert.Alert{AlertID: "x", Tags: []string{"*bold*", "{code}"}}
+	if w := defaultWiki(t, a, "http://x"); !strings.Contains(w, `\*bold\*`) || strings.Contains(w, "* *Tags:* *bold*") {
 		t.Errorf("tags not escaped:\n%s", w)
 	}
 }
@@ -212,7 +243,7 @@ func TestDescriptionTooLong(t *testing.T) {
 	a.Context = ctx
 	a.Description = strings.Repeat("word ", 10000)
 
-	doc := DescriptionADF(a, "https://ab.example/alerts/a-1")
+	doc := defaultADF(t, a, "https://ab.example")
 	requireADF(t, doc)
 	if n := adf.TextLen(doc); n > MaxDescription || n < MaxDescription-2000 {
 		t.Fatalf("ADF description is %d characters, want just under %d", n, MaxDescription)
@@ -222,7 +253,7 @@ func TestDescriptionTooLong(t *testing.T) {
 		t.Fatalf("cut description lacks the note or the facts:\n%.500s", md)
 	}
 
-	w := DescriptionWiki(a, "https://ab.example/alerts/a-1")
+	w := defaultWiki(t, a, "https://ab.example")
 	if n := adf.StringLen(w); n > MaxDescription || n < MaxDescription-2000 {
 		t.Fatalf("wiki description is %d characters", n)
 	}

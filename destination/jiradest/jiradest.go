@@ -39,6 +39,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"text/template"
 	"time"
@@ -74,13 +75,18 @@ type Config struct {
 	IssueType  string // default Task
 	AssigneeID string // accountId on Cloud, user name on Data Center
 
+	// Labels, LabelsBySeverity, Summary, Description and the strings in
+	// CustomFields are templates over Data (see Funcs). The description
+	// renders Markdown, converted to ADF on Cloud and wiki markup on Data
+	// Center.
 	Labels           []string
 	LabelsBySeverity map[alert.Severity][]string
 	Priority         map[alert.Severity]string
-	Summary          string // text/template over the alert; default "[{{.Severity}}] {{.Title}}"
+	Summary          string // default DefaultSummary
+	Description      string // default DefaultDescription
 	CustomFields     map[string]any
 
-	PublicURL string // base of the link back when an alert has none
+	PublicURL string // base of the alert's page, linked from the description
 	// SearchLag overrides the default search lag of the deployment.
 	SearchLag time.Duration
 	// SkipResolved makes no issue for an alert already resolved or closed
@@ -94,8 +100,8 @@ const DefaultSummary = "[{{.Severity}}] {{.Title}}"
 
 // Notifier creates Jira issues for alerts.
 type Notifier struct {
-	cfg     Config
-	summary *template.Template
+	cfg Config
+	tpl templates
 
 	mu            sync.Mutex
 	initialStatus string    // the status new issues start in, learned once
@@ -113,7 +119,7 @@ type track struct {
 	uncertain time.Time // when the last create whose outcome is unknown ended; zero if none
 }
 
-// New returns a notifier, or an error when the summary template does not parse.
+// New returns a notifier, or an error when a template does not parse.
 func New(cfg Config) (*Notifier, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("jira destination: no client")
@@ -127,11 +133,14 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	t, err := template.New("summary").Option("missingkey=zero").Parse(cfg.Summary)
-	if err != nil {
-		return nil, fmt.Errorf("jira destination %s: summary template: %w", cfg.Destination, err)
+	if cfg.Description == "" {
+		cfg.Description = DefaultDescription
 	}
-	return &Notifier{cfg: cfg, summary: t, tracks: map[int64]*track{}}, nil
+	t, err := parseTemplates(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jira destination %s: %w", cfg.Destination, err)
+	}
+	return &Notifier{cfg: cfg, tpl: t, tracks: map[int64]*track{}}, nil
 }
 
 // Notify creates the alert's issue, or finds the one an earlier attempt
@@ -166,11 +175,10 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 				marker, n.cfg.Now().Sub(since).Round(time.Millisecond)), wait))
 		}
 	}
-	fields, err := n.Fields(dep, note.Alert, marker)
-	if err != nil {
-		n.forget(note.DeliveryID)
-		return destination.Receipt{}, destination.Permanent(err)
-	}
+	// A template that fails for this alert (a nested context key it lacks)
+	// falls back to the default rather than costing the alert its issue;
+	// the receipt's detail, on the alert's timeline, says which and why.
+	fields, failed := n.fields(dep, note.Alert, marker)
 	var prop any = map[string]any{"alertId": note.Alert.AlertID, "destination": n.cfg.Destination, "marker": marker}
 	if dep == jira.DeploymentDataCenter {
 		// Data Center's API describes a create's property values as strings
@@ -185,9 +193,13 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 	}
 	n.forget(note.DeliveryID)
 	n.probeLag(marker)
+	detail := "created " + ref.Key
+	if failed != nil {
+		detail += "; " + failed.Error()
+	}
 	return destination.Receipt{Issue: &alert.Issue{
 		Key: ref.Key, ID: ref.ID, URL: n.cfg.Client.BrowseURL(ref.Key), Status: n.status(ctx, ref.Key),
-	}, Detail: "created " + ref.Key}, nil
+	}, Detail: detail}, nil
 }
 
 // doubt reports whether an earlier attempt of this delivery may have
@@ -391,25 +403,65 @@ func (n *Notifier) status(ctx context.Context, key string) string {
 }
 
 // Fields returns the create request's fields in the deployment's
-// representation.
+// representation, or an error naming every template that fails for the
+// alert.
 func (n *Notifier) Fields(dep jira.Deployment, a *alert.Alert, marker string) (map[string]any, error) {
-	summary, err := Summary(n.summary, a)
+	f, failed := n.fields(dep, a, marker)
+	if failed != nil {
+		return nil, failed
+	}
+	return f, nil
+}
+
+// fields builds the create request's fields. A template that fails for the
+// alert is replaced by its default (a label or custom field by nothing),
+// and the failures are returned with the fields.
+func (n *Notifier) fields(dep jira.Deployment, a *alert.Alert, marker string) (map[string]any, error) {
+	d := NewData(n.cfg.PublicURL, a)
+	var failed []string
+	fail := func(what string, err error) {
+		failed = append(failed, what+" ("+err.Error()+")")
+	}
+	summary, err := Summary(n.tpl.summary, d)
 	if err != nil {
-		return nil, err
+		fail("summary: the default was used", err)
+		summary, _ = Summary(defaultTemplates.summary, d)
 	}
 	f := make(map[string]any, len(n.cfg.CustomFields)+8)
-	for k, v := range n.cfg.CustomFields {
+	for _, k := range sortedKeys(n.tpl.custom) {
+		v, err := renderValue(n.tpl.custom[k], d)
+		if err != nil {
+			fail("custom_fields."+k+": left out", err)
+			continue
+		}
 		f[k] = v
 	}
-	link := destination.AlertURL(n.cfg.PublicURL, a)
 	f["project"] = map[string]any{"key": n.cfg.Project}
 	f["issuetype"] = map[string]any{"name": n.cfg.IssueType}
 	f["summary"] = summary
-	f["labels"] = Labels(n.cfg.Labels, n.cfg.LabelsBySeverity, a.Severity, marker)
-	if dep == jira.DeploymentCloud {
-		f["description"] = DescriptionADF(a, link)
-	} else {
-		f["description"] = DescriptionWiki(a, link)
+	labels := func(ts []*template.Template) []string {
+		out := make([]string, 0, len(ts))
+		for _, t := range ts {
+			l, err := Execute(t, d)
+			if err != nil {
+				fail(t.Name()+": left out", err)
+				continue
+			}
+			out = append(out, labelOf(l))
+		}
+		return out
+	}
+	f["labels"] = Labels(labels(n.tpl.labels), map[alert.Severity][]string{a.Severity: labels(n.tpl.bySeverity[a.Severity])},
+		a.Severity, marker)
+	desc := func(t *template.Template) (any, error) {
+		if dep == jira.DeploymentCloud {
+			return DescriptionADF(t, d)
+		}
+		return DescriptionWiki(t, d)
+	}
+	if f["description"], err = desc(n.tpl.description); err != nil {
+		fail("description: the default was used", err)
+		f["description"], _ = desc(defaultTemplates.description)
 	}
 	if p := n.cfg.Priority[a.Severity]; p != "" {
 		f["priority"] = map[string]any{"name": p}
@@ -420,6 +472,9 @@ func (n *Notifier) Fields(dep jira.Deployment, a *alert.Alert, marker string) (m
 		} else {
 			f["assignee"] = map[string]any{"name": id}
 		}
+	}
+	if failed != nil {
+		return f, errors.New("templates failed for this alert: " + strings.Join(failed, "; "))
 	}
 	return f, nil
 }

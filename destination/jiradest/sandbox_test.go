@@ -108,22 +108,22 @@ func TestEndToEnd(t *testing.T) {
 				prop.Destination != "sec-jira" || prop.Marker != marker {
 				t.Fatalf("property %s: %v", is.Properties[PropertyKey], err)
 			}
-			link := "https://ab.example/alerts/a-1"
 			if dep == jira.DeploymentCloud {
 				requireADF(t, json.RawMessage(is.Description))
 				doc, err := adf.Parse(is.Description)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want, _ := json.Marshal(DescriptionADF(a, link)); string(mustCompact(t, is.Description)) != string(mustCompact(t, want)) {
+				if want, _ := json.Marshal(defaultADF(t, a, "https://ab.example")); string(mustCompact(t, is.Description)) != string(mustCompact(t, want)) {
 					t.Fatalf("stored description differs from the one built:\n%s\n%s", is.Description, want)
 				}
-				if md := adf.ToMarkdown(doc); !strings.Contains(md, "**Alert ID:** `a-1`") {
+				if md := adf.ToMarkdown(doc); !strings.Contains(md, "**Alert ID:** `a-1`") ||
+					!strings.Contains(md, "[View the alert in alertbridge](https://ab.example/alerts/a-1)") {
 					t.Fatalf("description: %s", md)
 				}
 			} else {
 				var w string
-				if err := json.Unmarshal(is.Description, &w); err != nil || w != DescriptionWiki(a, link) {
+				if err := json.Unmarshal(is.Description, &w); err != nil || w != defaultWiki(t, a, "https://ab.example") {
 					t.Fatalf("stored description %s (%v)", is.Description, err)
 				}
 			}
