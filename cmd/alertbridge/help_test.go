@@ -22,6 +22,7 @@ var helpSynopses = map[string]string{
 	"rules test":            "rules test DIR...",
 	"jira-webhook register": "jira-webhook register --config FILE DESTINATION",
 	"jira-sandbox":          "jira-sandbox [--listen ADDR]",
+	"template render":       "template render --config FILE DESTINATION",
 	"version":               "version",
 }
 

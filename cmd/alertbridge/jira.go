@@ -138,7 +138,7 @@ func (e *jiraEnv) notifier(cfg *config.Config, d config.Destination) (*jiradest.
 		Destination: d.Name, Client: c, Site: site,
 		Project: j.Project, IssueType: j.IssueType, AssigneeID: j.AssigneeID,
 		Labels: j.Labels, LabelsBySeverity: j.LabelsBySeverity, Priority: j.Priority,
-		Summary: j.Summary, CustomFields: j.CustomFields, PublicURL: cfg.Server.PublicURL,
+		Summary: j.Summary, Description: j.Description, CustomFields: j.CustomFields, PublicURL: cfg.Server.PublicURL,
 		SearchLag: j.SearchLag, SkipResolved: !j.CreateIfResolved,
 	})
 }

@@ -22,6 +22,8 @@ Usage:
   alertbridge jira-webhook register --config FILE DESTINATION
                                              register a destination's Jira webhook, or print how to set it up by hand
   alertbridge jira-sandbox --listen ADDR     run the in-memory Jira (--deployment, --webhook-url, --webhook-secret-env)
+  alertbridge template render --config FILE DESTINATION [--alert FILE]
+                                             print the Jira fields a destination's templates make for an alert
   alertbridge version                        print the version, revision, build date and Go version
 
 Run "alertbridge help COMMAND" or "alertbridge COMMAND --help" for a command's arguments and flags.
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return jiraSandbox(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return rules(ctx, args[1:], stdout, stderr)
+	case "template":
+		return templateCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "-version", "--version":
