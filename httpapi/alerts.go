@@ -226,10 +226,17 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	v := r.URL.Query()
 	for key := range v {
 		switch key {
-		case "status", "severity", "limit", "cursor":
+		case "status", "severity", "limit", "cursor", "test":
 		default:
-			return badField(key, "unknown query parameter; want status, severity, limit or cursor")
+			return badField(key, "unknown query parameter; want status, severity, limit, cursor or test")
 		}
+	}
+	switch v.Get("test") {
+	case "", "false":
+	case "true":
+		q.IncludeTest = true
+	default:
+		return badField("test", "want true or false")
 	}
 	if x := v.Get("status"); x != "" {
 		st, err := alert.ParseStatus(x)

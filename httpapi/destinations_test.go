@@ -122,6 +122,26 @@ func TestSendTestAlert(t *testing.T) {
 		if n := len(e.hooks["locked"].hits()); n != 0 {
 			t.Errorf("another destination got %d posts, want none", n)
 		}
+		// The test alert stays out of the alert list unless asked for.
+		listed := func(query string) bool {
+			var l struct {
+				Alerts []struct {
+					AlertID string `json:"alertId"`
+				} `json:"alerts"`
+			}
+			want(t, e.do(t, http.MethodGet, "/api/v1/alerts"+query, ""), http.StatusOK, &l)
+			for _, a := range l.Alerts {
+				if a.AlertID == got.AlertID {
+					return true
+				}
+			}
+			return false
+		}
+		if listed("") || listed("?test=false") || !listed("?test=true") {
+			t.Errorf("test alert listed by default %v, with test=false %v, with test=true %v; want false, false, true",
+				listed(""), listed("?test=false"), listed("?test=true"))
+		}
+		wantError(t, e.do(t, http.MethodGet, "/api/v1/alerts?test=maybe", ""), http.StatusBadRequest, "invalid_field", "test")
 
 		wantError(t, e.do(t, http.MethodPost, "/api/v1/destinations/nowhere/test", ""), http.StatusNotFound, "not_found", "")
 	})

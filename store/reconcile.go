@@ -29,7 +29,7 @@ type OutboundComment struct {
 	// SentAt is when the last post began; with no JiraCommentID its
 	// outcome is unknown. EndedAt is when it returned, answered or not.
 	SentAt, EndedAt time.Time
-	JiraCommentID string
+	JiraCommentID   string
 	// SyncedAt is the alert comment's UpdatedAt last written to Jira.
 	SyncedAt time.Time
 }

@@ -222,6 +222,9 @@ type ListQuery struct {
 	Severity alert.Severity
 	Limit    int
 	Cursor   string
+	// IncludeTest lists the test alerts sent to check destinations too;
+	// they are left out by default, so they do not mix with real ones.
+	IncludeTest bool
 }
 
 // Open connects to the database a storage URL names and applies migrations.

@@ -129,6 +129,9 @@ func (t *tx) ListAlerts(ctx context.Context, lq ListQuery) ([]*alert.Alert, stri
 	if lq.Severity != "" {
 		where, args = append(where, "severity = ?"), append(args, string(lq.Severity))
 	}
+	if !lq.IncludeTest {
+		where, args = append(where, "source <> ?"), append(args, string(alert.SourceTest))
+	}
 	if lq.Cursor != "" {
 		seq, err := DecodeCursor(lq.Cursor)
 		if err != nil {
