@@ -67,7 +67,7 @@ func (e *jiraEnv) startSandbox(dep jira.Deployment) (*sandbox.Sandbox, error) {
 	if e.sandbox != nil {
 		return e.sandbox, nil
 	}
-	sb, err := sandbox.Start(sandbox.Options{Deployment: dep})
+	sb, err := sandbox.Start(sandbox.Options{Deployment: dep, Users: sandboxUsers()})
 	if err != nil {
 		return nil, fmt.Errorf("start the Jira sandbox: %w", err)
 	}
@@ -311,6 +311,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// sandboxUsers are alertbridge's bot and the people a newcomer can act as,
+// so that assignee sync (by e-mail) and every direction of sync can be
+// tried without a Jira account.
+func sandboxUsers() []sandbox.User {
+	return append([]sandbox.User{sandbox.DefaultUser}, sandbox.People...)
+}
+
 // jiraSandbox runs the in-memory Jira on an address until interrupted.
 func jiraSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newCmdFlags("jira-sandbox", "jira-sandbox [--listen ADDR] [--deployment cloud|datacenter] [--webhook-url URL --webhook-secret-env VAR]", `
@@ -344,23 +351,39 @@ stored: issues are gone when it stops.`, stdout, stderr)
 		return 1
 	}
 	base := "http://" + ln.Addr().String()
-	sb := sandbox.New(sandbox.Options{Deployment: d, BaseURL: base, WebhookURL: *hookURL, WebhookSecret: secret})
+	sb := sandbox.New(sandbox.Options{Deployment: d, BaseURL: base, WebhookURL: *hookURL, WebhookSecret: secret, Users: sandboxUsers()})
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	u := sandbox.DefaultUser
-	// Cloud answers the old search path with 410 Gone.
-	search := "/rest/api/2/search?jql=project=SEC"
+	u, p := sandbox.DefaultUser, sandbox.People[0]
+	// Cloud answers the old search path with 410 Gone, and takes ADF
+	// comment bodies and account ids where Data Center takes wiki markup
+	// and user names.
+	api, search := "/rest/api/2", "/rest/api/2/search?jql=project=SEC"
+	comment, assignee := `{"body":"looked at it"}`, fmt.Sprintf(`{"name":%q}`, p.Name)
 	if d == jira.DeploymentCloud {
-		search = "/rest/api/3/search/jql?jql=project=SEC&fields=summary,status"
+		api, search = "/rest/api/3", "/rest/api/3/search/jql?jql=project=SEC&fields=summary,status"
+		comment = `{"body":{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"looked at it"}]}]}}`
+		assignee = fmt.Sprintf(`{"accountId":%q}`, p.AccountID)
 	}
+	var people []string
+	for _, q := range sandbox.People {
+		people = append(people, fmt.Sprintf("%s (%s, password %s)", q.Email, q.DisplayName, q.Token))
+	}
+	as := fmt.Sprintf("curl -s -u %s:%s -H 'Content-Type: application/json'", p.Email, p.Token)
 	fmt.Fprintf(stdout, `Jira sandbox (%s) at %s
   point a destination at it:  jira: {url: %s, deployment: %s, email: %s, token_env: JIRA_TOKEN, project: SEC}
                               with JIRA_TOKEN=%s (a sandbox credential, not a secret)
   browse an issue:            %s/browse/SEC-1
   list issues:                curl -s -u %s:%s '%s%s'
+  people to act as:           %s
+  %-28stransition  %s %s%s/issue/SEC-1/transitions -d '{"transition":{"id":"31"}}'
+                              assign      %s -X PUT %s%s/issue/SEC-1/assignee -d '%s'
+                              comment     %s %s%s/issue/SEC-1/comment -d '%s'
 Stop with Ctrl-C; everything is kept in memory only.
-`, d, base, base, d, u.Email, u.Token, base, u.Email, u.Token, base, search)
+`, d, base, base, d, u.Email, u.Token, base, u.Email, u.Token, base, search,
+		strings.Join(people, ", "), "act as "+p.Name+" in Jira:",
+		as, base, api, as, base, api, assignee, as, base, api, comment)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

@@ -93,6 +93,15 @@ var DefaultUser = User{
 	Token:       "sandbox-token",
 }
 
+// People are the sandbox's users besides alertbridge's bot, so that a
+// person trying alertbridge can act in "Jira" as someone else — transition,
+// assign, comment — and see every sync direction: changes by the bot's own
+// account are, rightly, never synced back.
+var People = []User{
+	{AccountID: "5b10ac8d82e05b22cc7d4ef5", Name: "ann", Key: "JIRAUSER10001", Email: "ann@example.com", DisplayName: "Ann Analyst", Token: "ann-token"},
+	{AccountID: "5b10ac8d82e05b22cc7d4ef6", Name: "sam", Key: "JIRAUSER10002", Email: "sam@example.com", DisplayName: "Sam Responder", Token: "sam-token"},
+}
+
 // Workflow is the statuses an issue moves through.
 type Workflow struct {
 	Initial     string // status name of a new issue
