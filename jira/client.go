@@ -55,14 +55,18 @@ type Config struct {
 	// its own, unlimited except for the Retry-After gate.
 	Site      *Site
 	UserAgent string
+	// Observer, when set, hears of every request sent and every window a
+	// 429 opens.
+	Observer Observer
 }
 
 // Client calls one Jira. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	base string
-	site *Site
-	hc   *http.Client
+	cfg     Config
+	base    string
+	siteKey string // the site as observers hear of it
+	site    *Site
+	hc      *http.Client
 
 	mu  sync.Mutex // serialises detection, so it happens once
 	dep Deployment
@@ -70,7 +74,7 @@ type Client struct {
 
 // New returns a client for cfg. It does no I/O.
 func New(cfg Config) *Client {
-	c := &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), site: cfg.Site, hc: cfg.HTTP, dep: cfg.Deployment}
+	c := &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), siteKey: siteKey(cfg.BaseURL), site: cfg.Site, hc: cfg.HTTP, dep: cfg.Deployment}
 	if c.site == nil {
 		c.site = NewSite(0, 0)
 	}
@@ -233,7 +237,7 @@ func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
 
 func (c *Client) serverInfo(ctx context.Context) (*ServerInfo, error) {
 	var si ServerInfo
-	if err := c.do(ctx, call{method: http.MethodGet, path: "/rest/api/2/serverInfo", out: &si, dep: c.cfg.Deployment}); err != nil {
+	if err := c.do(ctx, call{kind: KindServerInfo, method: http.MethodGet, path: "/rest/api/2/serverInfo", out: &si, dep: c.cfg.Deployment}); err != nil {
 		return nil, err
 	}
 	return &si, nil
@@ -253,6 +257,7 @@ func (c *Client) api(ctx context.Context) (string, Deployment, error) {
 
 // call is one request.
 type call struct {
+	kind         RequestKind
 	method, path string
 	query        url.Values
 	in, out      any
@@ -282,8 +287,19 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	}
 	// Whatever happens below, the site must hear of it: the requests held
 	// behind a probe wait for its answer, or for word that none came.
-	var ans answer
-	defer func() { done(ans) }()
+	var (
+		ans  answer
+		sent time.Time // zero until the request is handed to the transport
+	)
+	defer func() {
+		closed := done(ans)
+		if o := c.cfg.Observer; o != nil && !sent.IsZero() {
+			o.Request(c.siteKey, cl.kind, ans.status, time.Since(sent))
+			if ans.status == http.StatusTooManyRequests {
+				o.RateLimited(c.siteKey, closed.opened, closed.added)
+			}
+		}
+	}()
 
 	// The timeout starts after queueing: time spent waiting for the site's
 	// limits is not Jira being slow.
@@ -313,6 +329,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		req.SetBasicAuth(c.cfg.User, c.cfg.Token)
 	}
 
+	sent = time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		// *url.Error names the URL; ours carries no credentials (they are in

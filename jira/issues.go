@@ -20,7 +20,7 @@ func (c *Client) Myself(ctx context.Context) (*User, error) {
 		return nil, err
 	}
 	var u User
-	if err := c.do(ctx, call{method: http.MethodGet, path: p + "/myself", out: &u, dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindMyself, method: http.MethodGet, path: p + "/myself", out: &u, dep: d}); err != nil {
 		return nil, err
 	}
 	return &u, nil
@@ -48,7 +48,7 @@ func (c *Client) CreateIssue(ctx context.Context, fields map[string]any, propert
 		in.Properties = append(in.Properties, entityProperty{Key: k, Value: properties[k]})
 	}
 	var ref IssueRef
-	if err := c.do(ctx, call{method: http.MethodPost, path: p + "/issue", in: in, out: &ref, project: projectKey(fields), dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindCreate, method: http.MethodPost, path: p + "/issue", in: in, out: &ref, project: projectKey(fields), dep: d}); err != nil {
 		return nil, err
 	}
 	return &ref, nil
@@ -86,7 +86,7 @@ func (c *Client) GetIssue(ctx context.Context, key string, fields ...string) (*I
 		q = url.Values{"fields": {strings.Join(fields, ",")}}
 	}
 	var is Issue
-	if err := c.do(ctx, call{method: http.MethodGet, path: issuePath(p, key), query: q, out: &is, dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindGet, method: http.MethodGet, path: issuePath(p, key), query: q, out: &is, dep: d}); err != nil {
 		return nil, err
 	}
 	return &is, nil
@@ -100,7 +100,7 @@ func (c *Client) EditIssue(ctx context.Context, key string, fields map[string]an
 		return err
 	}
 	in := map[string]any{"fields": fields}
-	return c.do(ctx, call{method: http.MethodPut, path: issuePath(p, key), in: in, dep: d})
+	return c.do(ctx, call{kind: KindEdit, method: http.MethodPut, path: issuePath(p, key), in: in, dep: d})
 }
 
 // SearchJQL returns up to max issues (50 when max ≤ 0) matching jql, with the
@@ -131,7 +131,7 @@ func (c *Client) SearchJQL(ctx context.Context, jql string, fields []string, max
 				NextPageToken string  `json:"nextPageToken"`
 				IsLast        *bool   `json:"isLast"`
 			}
-			if err := c.do(ctx, call{method: http.MethodPost, path: p + "/search/jql", in: in, out: &page, dep: d}); err != nil {
+			if err := c.do(ctx, call{kind: KindSearch, method: http.MethodPost, path: p + "/search/jql", in: in, out: &page, dep: d}); err != nil {
 				return nil, err
 			}
 			out = append(out, page.Issues...)
@@ -150,7 +150,7 @@ func (c *Client) SearchJQL(ctx context.Context, jql string, fields []string, max
 				Issues []Issue `json:"issues"`
 				Total  int     `json:"total"`
 			}
-			if err := c.do(ctx, call{method: http.MethodPost, path: p + "/search", in: in, out: &page, dep: d}); err != nil {
+			if err := c.do(ctx, call{kind: KindSearch, method: http.MethodPost, path: p + "/search", in: in, out: &page, dep: d}); err != nil {
 				return nil, err
 			}
 			out = append(out, page.Issues...)
@@ -174,7 +174,7 @@ func (c *Client) Transitions(ctx context.Context, key string) ([]Transition, err
 	var out struct {
 		Transitions []Transition `json:"transitions"`
 	}
-	if err := c.do(ctx, call{method: http.MethodGet, path: issuePath(p, key, "transitions"), out: &out, dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindTransitions, method: http.MethodGet, path: issuePath(p, key, "transitions"), out: &out, dep: d}); err != nil {
 		return nil, err
 	}
 	return out.Transitions, nil
@@ -187,7 +187,7 @@ func (c *Client) DoTransition(ctx context.Context, key, transitionID string) err
 		return err
 	}
 	in := map[string]any{"transition": map[string]string{"id": transitionID}}
-	return c.do(ctx, call{method: http.MethodPost, path: issuePath(p, key, "transitions"), in: in, dep: d})
+	return c.do(ctx, call{kind: KindTransition, method: http.MethodPost, path: issuePath(p, key, "transitions"), in: in, dep: d})
 }
 
 // AddComment adds a comment; body is an ADF document (*adf.Node) on Cloud and
@@ -238,7 +238,7 @@ func (c *Client) addComment(ctx context.Context, key string, body any, props []e
 		Properties []entityProperty `json:"properties,omitempty"`
 	}{body, props}
 	var cm Comment
-	if err := c.do(ctx, call{method: http.MethodPost, path: issuePath(p, key, "comment"), in: in, out: &cm, dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindComment, method: http.MethodPost, path: issuePath(p, key, "comment"), in: in, out: &cm, dep: d}); err != nil {
 		return nil, err
 	}
 	return &cm, nil
@@ -328,7 +328,7 @@ func (c *Client) Comments(ctx context.Context, key string) ([]CommentWithPropert
 			Comments []CommentWithProperties `json:"comments"`
 			Total    *int                    `json:"total"`
 		}
-		if err := c.do(ctx, call{method: http.MethodGet, path: issuePath(p, key, "comment"), query: q, out: &page, dep: d}); err != nil {
+		if err := c.do(ctx, call{kind: KindComments, method: http.MethodGet, path: issuePath(p, key, "comment"), query: q, out: &page, dep: d}); err != nil {
 			return nil, err
 		}
 		out = append(out, page.Comments...)
@@ -345,7 +345,7 @@ func (c *Client) UpdateComment(ctx context.Context, key, id string, body any) (*
 		return nil, err
 	}
 	var cm Comment
-	if err := c.do(ctx, call{method: http.MethodPut, path: issuePath(p, key, "comment", url.PathEscape(id)), in: map[string]any{"body": body}, out: &cm, dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindCommentEdit, method: http.MethodPut, path: issuePath(p, key, "comment", url.PathEscape(id)), in: map[string]any{"body": body}, out: &cm, dep: d}); err != nil {
 		return nil, err
 	}
 	return &cm, nil
@@ -366,7 +366,7 @@ func (c *Client) FindUserByEmail(ctx context.Context, email string) (*User, erro
 		q.Set("username", email)
 	}
 	var users []User
-	if err := c.do(ctx, call{method: http.MethodGet, path: p + "/user/search", query: q, out: &users, dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindUserSearch, method: http.MethodGet, path: p + "/user/search", query: q, out: &users, dep: d}); err != nil {
 		return nil, err
 	}
 	for i := range users {
@@ -398,7 +398,7 @@ func (c *Client) AssignIssue(ctx context.Context, key string, u *User) error {
 			in["name"] = u.Name
 		}
 	}
-	return c.do(ctx, call{method: http.MethodPut, path: issuePath(p, key, "assignee"), in: in, dep: d})
+	return c.do(ctx, call{kind: KindAssign, method: http.MethodPut, path: issuePath(p, key, "assignee"), in: in, dep: d})
 }
 
 // IssueType is an issue type of a project.
@@ -487,7 +487,7 @@ func (c *Client) CreateMeta(ctx context.Context, project, issueType string) (*Cr
 			Total      int         `json:"total"`
 		}
 		q := url.Values{"startAt": {strconv.Itoa(start)}, "maxResults": {"200"}}
-		if err := c.do(ctx, call{method: http.MethodGet, path: base, query: q, out: &page, project: project, dep: d}); err != nil {
+		if err := c.do(ctx, call{kind: KindCreateMeta, method: http.MethodGet, path: base, query: q, out: &page, project: project, dep: d}); err != nil {
 			return nil, err
 		}
 		got := append(page.IssueTypes, page.Values...)
@@ -514,7 +514,7 @@ func (c *Client) CreateMeta(ctx context.Context, project, issueType string) (*Cr
 			Total  int         `json:"total"`
 		}
 		q := url.Values{"startAt": {strconv.Itoa(start)}, "maxResults": {"200"}}
-		if err := c.do(ctx, call{method: http.MethodGet, path: base + "/" + url.PathEscape(m.IssueType.ID), query: q, out: &page, project: project, dep: d}); err != nil {
+		if err := c.do(ctx, call{kind: KindCreateMeta, method: http.MethodGet, path: base + "/" + url.PathEscape(m.IssueType.ID), query: q, out: &page, project: project, dep: d}); err != nil {
 			return nil, err
 		}
 		got := append(page.Fields, page.Values...)

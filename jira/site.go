@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/alertbridge/alertbridge/internal/redact"
 )
 
 // Site holds what every client of one Jira site must share: Jira limits and
@@ -95,13 +97,29 @@ func (s *Site) Block(t time.Time) {
 	s.block(t)
 }
 
-func (s *Site) block(t time.Time) {
+// closing is what one 429 did to the site's window, for Observer.
+type closing struct {
+	opened bool          // the site was open: a new window began
+	added  time.Duration // how much longer the site is closed than before
+}
+
+func (s *Site) block(t time.Time) closing {
+	now := s.now()
+	from := s.blockedUntil
+	c := closing{opened: !now.Before(from)}
+	if c.opened {
+		from = now
+	}
+	if t.After(from) {
+		c.added = t.Sub(from)
+	}
 	if t.After(s.blockedUntil) {
 		s.blockedUntil = t
 	}
 	s.reopening = true
 	s.gen++
 	s.broadcast()
+	return c
 }
 
 func (s *Site) broadcast() {
@@ -128,9 +146,9 @@ type pass struct {
 // would wait for may need that slot.
 //
 // The returned func must be called once, with what became of the request:
-// it frees the slot, closes the site on a 429 and, for the probe, lets the
-// requests behind it go.
-func (s *Site) acquire(ctx context.Context) (func(answer), error) {
+// it frees the slot, closes the site on a 429 (saying what that did to the
+// window) and, for the probe, lets the requests behind it go.
+func (s *Site) acquire(ctx context.Context) (func(answer) closing, error) {
 	p := &pass{}
 	for {
 		if err := s.waitGate(ctx, p); err != nil {
@@ -153,7 +171,7 @@ func (s *Site) acquire(ctx context.Context) (func(answer), error) {
 			}
 		}
 		if s.enter(p) {
-			return func(a answer) { s.answered(p, a) }, nil
+			return func(a answer) closing { return s.answered(p, a) }, nil
 		}
 		s.freeSlot()
 	}
@@ -245,10 +263,11 @@ func (s *Site) abandon(p *pass) {
 // holding the queue behind a site that hangs would send one request per
 // timeout; the released requests still pass the rate limiter and the
 // concurrency limit.
-func (s *Site) answered(p *pass, a answer) {
+func (s *Site) answered(p *pass, a answer) closing {
 	s.mu.Lock()
+	var c closing
 	if a.status == http.StatusTooManyRequests {
-		s.block(a.until)
+		c = s.block(a.until)
 	}
 	if p.probe {
 		p.probe, s.probing = false, false
@@ -261,6 +280,7 @@ func (s *Site) answered(p *pass, a answer) {
 	// Only now: a request that takes this slot must already see the window
 	// this answer opened.
 	s.freeSlot()
+	return c
 }
 
 func (s *Site) freeSlot() {
@@ -296,7 +316,9 @@ func (s *Sites) Get(baseURL string, rps float64, conc int) *Site {
 func siteKey(baseURL string) string {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || u.Host == "" {
-		return strings.ToLower(strings.TrimRight(baseURL, "/"))
+		// Redacted: the key labels metrics, and a URL that does not parse
+		// may be one with a password in it.
+		return strings.ToLower(strings.TrimRight(redact.URL(baseURL), "/"))
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host)
 }

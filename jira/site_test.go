@@ -420,7 +420,7 @@ func TestAbandonedProbePromotesTheNextWaiter(t *testing.T) {
 	waitForState(t, "a probe", func() bool { _, probing, _ := gateState(s); return probing })
 
 	type result struct {
-		done func(answer)
+		done func(answer) closing
 		err  error
 	}
 	passed := make(chan result, 2)

@@ -19,7 +19,7 @@ func (c *Client) UserByID(ctx context.Context, id string) (*User, error) {
 		q = url.Values{"accountId": {id}}
 	}
 	var u User
-	if err := c.do(ctx, call{method: http.MethodGet, path: p + "/user", query: q, out: &u, dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindUser, method: http.MethodGet, path: p + "/user", query: q, out: &u, dep: d}); err != nil {
 		return nil, err
 	}
 	return &u, nil

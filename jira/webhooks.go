@@ -40,7 +40,7 @@ func (c *Client) RegisterWebhook(ctx context.Context, w Webhook) (*RegisteredWeb
 		in.Filters = map[string]string{"issue-related-events-section": w.JQL}
 	}
 	var out RegisteredWebhook
-	if err := c.do(ctx, call{method: http.MethodPost, path: "/rest/webhooks/1.0/webhook", in: in, out: &out, dep: d}); err != nil {
+	if err := c.do(ctx, call{kind: KindWebhookRegister, method: http.MethodPost, path: "/rest/webhooks/1.0/webhook", in: in, out: &out, dep: d}); err != nil {
 		return nil, err
 	}
 	return &out, nil
