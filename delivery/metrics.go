@@ -12,17 +12,30 @@ import (
 
 // Metrics are the queue's Prometheus metrics. A nil *Metrics records nothing.
 type Metrics struct {
-	outcomes *prometheus.CounterVec
-	attempt  *prometheus.HistogramVec
-	latency  *prometheus.HistogramVec
+	deliveries *prometheus.CounterVec
+	attempts   *prometheus.CounterVec
+	attempt    *prometheus.HistogramVec
+	latency    *prometheus.HistogramVec
 }
 
+// The outcomes deliveries and attempts are counted by.
+var (
+	deliveryOutcomes = []string{"delivered", "failed"}
+	attemptOutcomes  = []string{"delivered", "retry", "snoozed", "failed"}
+)
+
 // NewMetrics registers the delivery metrics, and a queue depth gauge read
-// from st at scrape time.
-func NewMetrics(reg prometheus.Registerer, st store.Store) *Metrics {
+// from st at scrape time. The counters of each destination named start at
+// zero, so that a rate over them (of failures, say) is defined before the
+// first delivery and an alert on it can fire at the first failure.
+func NewMetrics(reg prometheus.Registerer, st store.Store, destinations ...string) *Metrics {
 	m := &Metrics{
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alertbridge_deliveries_total",
+			Help: "Deliveries by destination and final outcome (delivered, failed), each counted once however many attempts it took.",
+		}, []string{"destination", "outcome"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertbridge_delivery_attempts_total",
 			Help: "Delivery attempts by destination and outcome (delivered, retry, snoozed, failed).",
 		}, []string{"destination", "outcome"}),
 		attempt: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -36,7 +49,15 @@ func NewMetrics(reg prometheus.Registerer, st store.Store) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 3, 10),
 		}, []string{"destination"}),
 	}
-	reg.MustRegister(m.outcomes, m.attempt, m.latency, &depthCollector{st: st,
+	for _, d := range destinations {
+		for _, o := range deliveryOutcomes {
+			m.deliveries.WithLabelValues(d, o)
+		}
+		for _, o := range attemptOutcomes {
+			m.attempts.WithLabelValues(d, o)
+		}
+	}
+	reg.MustRegister(m.deliveries, m.attempts, m.attempt, m.latency, &depthCollector{st: st,
 		desc: prometheus.NewDesc("alertbridge_queue_depth", "Deliveries waiting, by state (pending, retrying).", []string{"state"}, nil)})
 	return m
 }
@@ -47,15 +68,22 @@ func (m *Metrics) observeAttempt(dest string, d time.Duration) {
 	}
 }
 
-// observeOutcome counts an attempt's outcome; a delivery's latency runs from
-// when it was queued (with its alert, or on dispatch) to when it landed.
+// observeOutcome counts an attempt's outcome, and the delivery's when the
+// attempt was its last; a delivery's latency runs from when it was queued
+// (with its alert, or on dispatch) to when it landed.
 func (m *Metrics) observeOutcome(d *store.Delivery, outcome string, a *alert.Alert, now time.Time) {
 	if m == nil {
 		return
 	}
-	m.outcomes.WithLabelValues(d.Destination, outcome).Inc()
-	if outcome == "delivered" && a.Source != alert.SourceTest {
-		m.latency.WithLabelValues(d.Destination).Observe(now.Sub(d.CreatedAt).Seconds())
+	m.attempts.WithLabelValues(d.Destination, outcome).Inc()
+	switch outcome {
+	case "delivered":
+		m.deliveries.WithLabelValues(d.Destination, outcome).Inc()
+		if a.Source != alert.SourceTest {
+			m.latency.WithLabelValues(d.Destination).Observe(now.Sub(d.CreatedAt).Seconds())
+		}
+	case "failed":
+		m.deliveries.WithLabelValues(d.Destination, outcome).Inc()
 	}
 }
 
