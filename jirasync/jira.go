@@ -68,6 +68,13 @@ func (s *Syncer) transition(ctx context.Context, d *Destination, key, target, ca
 	start := cur.Name
 	visited := map[string]bool{cur.ID + "\x00" + strings.ToLower(cur.Name): true}
 	var path []string
+	// One status change, however many hops it took; counted too when it
+	// stopped part-way, since the issue did move.
+	defer func() {
+		if len(path) > 0 {
+			s.opts.Metrics.sent(d.Name, fieldStatus)
+		}
+	}()
 	for hop := 0; hop < s.opts.MaxHops; hop++ {
 		ts, err := d.Client.Transitions(ctx, key)
 		if err != nil {

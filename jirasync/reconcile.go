@@ -98,6 +98,7 @@ type Options struct {
 	UserTTL time.Duration
 	// MaxHops bounds a path of transitions to a status; default 5.
 	MaxHops int
+	Metrics *Metrics
 }
 
 // Syncer queues and works reconciles.
@@ -346,7 +347,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return nil // no alert, or no issue yet: the link, when it lands, queues the reconcile
 	}
 	if err != nil {
-		return fmt.Errorf("reconcile alert %s in %s: %w", a.AlertID, a.Destination, err)
+		err = fmt.Errorf("reconcile alert %s in %s: %w", a.AlertID, a.Destination, err)
+		s.opts.Metrics.reconciled(a.Destination, outcome(jobs.Decide(err, job.Attempt, job.MaxAttempts)))
+		return err
 	}
 	r := &run{s: s, d: d, al: al, is: is, st: st, began: *st}
 	rerr := r.apply(ctx, comments, outs, legacy)
@@ -424,18 +427,35 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], r *run, rerr 
 		return jobs.CompleteTx(ctx, s.jobs, tx, job)
 	})
 	if err != nil {
-		return fmt.Errorf("record the Jira reconcile of alert %s in %s: %w", a.AlertID, a.Destination, err)
+		err = fmt.Errorf("record the Jira reconcile of alert %s in %s: %w", a.AlertID, a.Destination, err)
+		s.opts.Metrics.reconciled(a.Destination, outcome(jobs.Decide(err, job.Attempt, job.MaxAttempts)))
+		return err
 	}
 	if rerr != nil {
 		if decision.Final() {
 			s.opts.Logger.Warn("Jira sync failed", "alert", a.AlertID, "destination", a.Destination, "error", rerr)
 		}
+		s.opts.Metrics.reconciled(a.Destination, outcome(decision))
 		return decision.River()
 	}
 	if again {
+		s.opts.Metrics.reconciled(a.Destination, outcomeAgain)
 		return river.JobSnooze(0)
 	}
+	s.opts.Metrics.reconciled(a.Destination, outcomeDone)
 	return nil
+}
+
+// outcome names a run's decision for the reconciles metric: a failure
+// that will run again is a retry, whether after backoff or a Retry-After.
+func outcome(d jobs.Decision) string {
+	switch {
+	case d.Kind == jobs.Done:
+		return outcomeDone
+	case d.Final():
+		return outcomeFailed
+	}
+	return outcomeRetry
 }
 
 // classify says what a Jira failure means to the jobs layer: a 429 waits

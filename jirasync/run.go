@@ -138,6 +138,7 @@ func (r *run) syncComments(ctx context.Context, comments []alert.Comment, outs [
 				if _, err := r.d.Client.UpdateComment(ctx, r.is.Key, o.JiraCommentID, body); err != nil {
 					return err
 				}
+				r.s.opts.Metrics.sent(r.d.Name, fieldCommentEdit)
 				o.SyncedAt = c.UpdatedAt
 				if err := r.save(ctx, o, nil); err != nil {
 					return err
@@ -204,8 +205,10 @@ func (r *run) post(ctx context.Context, o *store.OutboundComment, md string, c *
 	if c != nil {
 		o.SyncedAt = c.UpdatedAt
 		r.done = append(r.done, fmt.Sprintf("comment %d posted as Jira comment %s", c.ID, jc.ID))
+		r.s.opts.Metrics.sent(r.d.Name, fieldComment)
 	} else {
 		r.done = append(r.done, "status note posted as Jira comment "+jc.ID)
+		r.s.opts.Metrics.sent(r.d.Name, fieldNote)
 	}
 	return r.save(ctx, o, c)
 }
@@ -282,6 +285,7 @@ func (s *Syncer) assign(ctx context.Context, d *Destination, email, key string) 
 	if err := d.Client.AssignIssue(ctx, key, want); err != nil {
 		return "", err
 	}
+	s.opts.Metrics.sent(d.Name, fieldAssignee)
 	if want == nil {
 		return "unassigned", nil
 	}
