@@ -146,7 +146,7 @@ func newEnv(t testing.TB, driver string, o options) *env {
 		IngestRate: o.ingestRate, IngestBurst: o.ingestBurst,
 		Detections: pipeline,
 	})
-	srv := httptest.NewServer(api)
+	srv := httptest.NewServer(checkedHandler(t, api))
 	e.url = srv.URL
 	q.Start(ctx)
 	if err := jl.Start(ctx); err != nil {

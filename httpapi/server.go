@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +63,7 @@ type Config struct {
 // Server is the API's http.Handler.
 type Server struct {
 	cfg     Config
-	mux     *http.ServeMux
+	mux     *routeMux
 	tokens  []tokenHash
 	limiter sync.Map // token name → *rate.Limiter
 	metrics *metrics
@@ -87,7 +88,7 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
+	s := &Server{cfg: cfg, mux: &routeMux{ServeMux: http.NewServeMux()}, metrics: newMetrics(cfg.Registry)}
 	for _, t := range cfg.Tokens {
 		// Comparing fixed-size hashes keeps the comparison constant-time
 		// whatever the lengths of the token and the guess.
@@ -126,6 +127,25 @@ func (s *Server) routes() {
 // Handle adds a route beside the API's own, for handlers other packages
 // serve (such as Jira webhooks).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Routes lists the patterns the server serves, in the order they were
+// registered, so that docs/openapi.yaml can be held to them.
+func (s *Server) Routes() []string { return slices.Clone(s.mux.patterns) }
+
+// routeMux is a ServeMux that remembers its patterns.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
