@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,6 +66,9 @@ type Layer struct {
 	cfg     Config
 	workers *river.Workers
 	sqlite  bool
+
+	kindsMu sync.Mutex
+	kinds   []string // of the workers added, for the jobs collector
 
 	insert     func(ctx context.Context, tx Tx, fast bool, params []river.InsertManyParams) error
 	completeTx func(ctx context.Context, tx Tx, job any) error
@@ -204,7 +209,20 @@ func build[TTx any, TDriver riverdriver.Driver[TTx]](ctx context.Context, l *Lay
 }
 
 // Add registers a worker; call it before Start.
-func Add[T river.JobArgs](l *Layer, w river.Worker[T]) { river.AddWorker(l.workers, w) }
+func Add[T river.JobArgs](l *Layer, w river.Worker[T]) {
+	river.AddWorker(l.workers, w)
+	var args T
+	l.kindsMu.Lock()
+	l.kinds = append(l.kinds, args.Kind())
+	l.kindsMu.Unlock()
+}
+
+// Kinds lists the kinds of the workers added, in the order they were.
+func (l *Layer) Kinds() []string {
+	l.kindsMu.Lock()
+	defer l.kindsMu.Unlock()
+	return slices.Clone(l.kinds)
+}
 
 // InsertTx inserts jobs in the caller's transaction, honouring their unique
 // options.
