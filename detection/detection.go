@@ -30,10 +30,11 @@ const Actor = "alertbridge detection"
 // Pipeline evaluates events and applies the results. It is safe for
 // concurrent use.
 type Pipeline struct {
-	rules  *ruleengine.RuleSet
-	svc    *lifecycle.Service
-	now    func() time.Time
-	logger *slog.Logger
+	rules   *ruleengine.RuleSet
+	svc     *lifecycle.Service
+	now     func() time.Time
+	logger  *slog.Logger
+	metrics *Metrics
 
 	lastExpire atomic.Int64 // unix seconds of the last group expiry
 }
@@ -44,6 +45,7 @@ type Config struct {
 	Service *lifecycle.Service
 	Now     func() time.Time
 	Logger  *slog.Logger
+	Metrics *Metrics
 }
 
 // New builds a pipeline.
@@ -54,7 +56,8 @@ func New(cfg Config) *Pipeline {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Pipeline{rules: cfg.Rules, svc: cfg.Service, now: func() time.Time { return cfg.Now().UTC() }, logger: cfg.Logger}
+	return &Pipeline{rules: cfg.Rules, svc: cfg.Service, now: func() time.Time { return cfg.Now().UTC() }, logger: cfg.Logger,
+		metrics: cfg.Metrics}
 }
 
 // Listening says how many enabled rules read logType.
@@ -70,6 +73,8 @@ type Stats struct {
 	Pending    int // matches below their rule's threshold
 	Comments   int
 	RuleErrors int
+
+	tally *tally // by rule, for Record
 }
 
 // Evaluated is a batch of events with the rules' verdicts, ready to apply.
@@ -86,9 +91,15 @@ type Evaluated struct {
 func (p *Pipeline) Evaluate(ctx context.Context, events []ruleengine.Event) (*Evaluated, error) {
 	ev := &Evaluated{events: events, matches: make([][]ruleengine.Match, len(events)), errs: make([][]ruleengine.RuleError, len(events))}
 	for i, e := range events {
+		start := time.Now()
 		ev.matches[i], ev.errs[i] = p.rules.Evaluate(ctx, e)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("evaluate events: %w", err)
+		}
+		// Events no rule reads take no time, and would only pull the
+		// histogram towards zero.
+		if p.rules.Listening(e.LogType) > 0 {
+			p.metrics.evaluated(time.Since(start))
 		}
 	}
 	return ev, nil
@@ -107,8 +118,17 @@ func (p *Pipeline) Process(ctx context.Context, events []ruleengine.Event) (Stat
 		st, err = p.ApplyTx(ctx, tx, "", ev)
 		return err
 	})
+	if err == nil {
+		p.Record(st)
+	}
 	return st, err
 }
+
+// Record counts in the rule metrics what the new events of a batch did.
+// A caller of ApplyTx calls it once the transaction committed, so that a
+// batch rolled back, or applied again after a failed shared commit, is
+// counted once or not at all.
+func (p *Pipeline) Record(st Stats) { p.metrics.record(st.tally) }
 
 // ApplyTx applies evaluated events inside the caller's transaction. With a
 // source name, events with an ID that source has applied before are skipped,
@@ -116,6 +136,9 @@ func (p *Pipeline) Process(ctx context.Context, events []ruleengine.Event) (Stat
 func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *Evaluated) (Stats, error) {
 	now := p.now()
 	st := Stats{}
+	if p.metrics != nil {
+		st.tally = &tally{rules: map[string]*ruleCounts{}}
+	}
 	fresh, err := p.markSeen(ctx, tx, source, ev.events, now)
 	if err != nil {
 		return st, err
@@ -126,6 +149,9 @@ func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *
 			continue
 		}
 		st.Events++
+		if st.tally != nil {
+			st.tally.add(p.rules, e.LogType, ev.matches[i], ev.errs[i])
+		}
 		for _, re := range ev.errs[i] {
 			st.RuleErrors++
 			p.logger.Warn("detection rule failed", "rule", re.Rule.ID, "function", re.Function, "event", e.ID, "error", re.Err)

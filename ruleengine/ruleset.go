@@ -48,3 +48,11 @@ func (rs *RuleSet) Rule(id string) *Rule {
 func (rs *RuleSet) Listening(logType string) int {
 	return len(rs.byLogType[logType])
 }
+
+// EachListening calls fn with each enabled rule that reads logType, in ID
+// order: the rules Evaluate runs for an event of that type.
+func (rs *RuleSet) EachListening(logType string, fn func(*Rule)) {
+	for _, r := range rs.byLogType[logType] {
+		fn(r)
+	}
+}
