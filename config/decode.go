@@ -15,6 +15,9 @@ type decoder struct {
 	// budget bounds how far aliases are expanded in free-form values and
 	// merge keys, since aliases let a small file describe an enormous tree.
 	budget int
+	// asked, when set, hears the path of every key a parser asks for, so a
+	// test can hold the configuration reference to the keys the code reads.
+	asked func(path string)
 }
 
 const maxExpansion = 100000
@@ -187,6 +190,9 @@ func (d *decoder) block(path string, n *yaml.Node) *block {
 // get returns the value of key (nil when absent or null) and its path.
 func (b *block) get(key string) (*yaml.Node, string) {
 	b.asked[key] = true
+	if b.d.asked != nil {
+		b.d.asked(join(b.path, key))
+	}
 	for _, f := range b.fields {
 		if f.key == key {
 			return f.value, f.path
