@@ -2,6 +2,7 @@ package atlassian
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ func (PollArgs) Kind() string { return "atlassian_audit_poll" }
 type Jobs struct {
 	mu      sync.RWMutex
 	pollers map[string]*Poller
+	metrics *Metrics
 }
 
 // NewJobs makes an empty set; pollers are added once the service they
@@ -39,6 +41,13 @@ func (j *Jobs) Add(p *Poller) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.pollers[p.Name()] = p
+}
+
+// SetMetrics makes the polls count in m.
+func (j *Jobs) SetMetrics(m *Metrics) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.metrics = m
 }
 
 // Register adds the poll worker to the jobs layer.
@@ -72,7 +81,7 @@ type pollWorker struct {
 
 func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
 	w.jobs.mu.RLock()
-	p := w.jobs.pollers[job.Args.Source]
+	p, m := w.jobs.pollers[job.Args.Source], w.jobs.metrics
 	w.jobs.mu.RUnlock()
 	if p == nil {
 		// A job of a source removed from the configuration, or of a
@@ -80,6 +89,9 @@ func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
 		return nil
 	}
 	stats, err := p.Poll(ctx)
+	// A poll cut short by shutdown is not a failure of the source; what
+	// it applied before still counts.
+	m.polled(p.Name(), stats, err, errors.Is(ctx.Err(), context.Canceled), p.now())
 	if err != nil {
 		p.cfg.Logger.Warn("audit-log poll failed; the next poll resumes from the checkpoint", "error", err,
 			"pages", stats.Pages, "events", stats.Events)

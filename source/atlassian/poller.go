@@ -239,6 +239,7 @@ func (p *Poller) poll(ctx context.Context) (PollStats, error) {
 		if err != nil {
 			return stats, fmt.Errorf("poll source %s: apply page: %w", p.cfg.Name, err)
 		}
+		p.pipeline.Record(st)
 		if st.Events > 0 {
 			nextCp.LastEventAt = received
 		}
