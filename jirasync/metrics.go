@@ -42,6 +42,15 @@ func NewMetrics(reg prometheus.Registerer, destinations ...string) *Metrics {
 			Help: "Changes reconciles made in Jira, by destination and field (status, assignee, comment, comment_edit, note).",
 		}, []string{"destination", "field"}),
 	}
+	m.initialise(destinations...)
+	reg.MustRegister(m.reconciles, m.effects)
+	return m
+}
+
+func (m *Metrics) initialise(destinations ...string) {
+	if m == nil {
+		return
+	}
 	for _, d := range destinations {
 		for _, o := range []string{outcomeDone, outcomeAgain, outcomeRetry, outcomeFailed} {
 			m.reconciles.WithLabelValues(d, o)
@@ -50,8 +59,18 @@ func NewMetrics(reg prometheus.Registerer, destinations ...string) *Metrics {
 			m.effects.WithLabelValues(d, f)
 		}
 	}
-	reg.MustRegister(m.reconciles, m.effects)
-	return m
+}
+
+// SetMetrics makes the syncer count in m, starting the counters of every
+// destination it syncs at zero. It is for a caller that did not build the
+// Options; call it before the jobs start.
+func (s *Syncer) SetMetrics(m *Metrics) {
+	names := make([]string, 0, len(s.dests))
+	for name := range s.dests {
+		names = append(names, name)
+	}
+	m.initialise(names...)
+	s.opts.Metrics = m
 }
 
 func (m *Metrics) reconciled(dest, outcome string) {

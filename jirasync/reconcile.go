@@ -131,6 +131,7 @@ func New(l *jobs.Layer, st store.Store, dests []Destination, opts Options) *Sync
 			s.dests[d.Name] = &d
 		}
 	}
+	s.SetMetrics(opts.Metrics)
 	jobs.Add(l, &worker{s: s})
 	jobs.Add(l, &legacyWorker{s: s})
 	return s
