@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -44,7 +45,9 @@ type Deliveries interface {
 type Service struct {
 	st    store.Store
 	q     Deliveries
-	dests []Destination
+	// dests are swapped whole on a configuration reload; every reader
+	// takes one snapshot, so an alert is routed against one configuration.
+	dests atomic.Pointer[[]Destination]
 	now   func() time.Time
 	batch *store.Batcher
 	owned bool // batch was made here, so Close closes it
@@ -111,7 +114,8 @@ func New(st store.Store, q Deliveries, dests []Destination, opts Options) *Servi
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{st: st, q: q, dests: dests, batch: opts.Batch, now: func() time.Time { return opts.Now().UTC() }, onChange: opts.OnChange}
+	s := &Service{st: st, q: q, batch: opts.Batch, now: func() time.Time { return opts.Now().UTC() }, onChange: opts.OnChange}
+	s.SetDestinations(dests)
 	if s.batch == nil {
 		s.batch, s.owned = DefaultBatcher(st), true
 	}
@@ -127,19 +131,26 @@ func (s *Service) Close() {
 }
 
 // Destinations lists the configured destinations.
-func (s *Service) Destinations() []Destination { return s.dests }
+func (s *Service) Destinations() []Destination { return *s.dests.Load() }
+
+// SetDestinations replaces the configured destinations (a reload): alerts
+// accepted from now on route to them; deliveries already queued keep the
+// destination they name.
+func (s *Service) SetDestinations(dests []Destination) { s.dests.Store(&dests) }
 
 func (s *Service) destination(name string) (Destination, bool) {
-	i := slices.IndexFunc(s.dests, func(d Destination) bool { return d.Name == name })
+	dests := s.Destinations()
+	i := slices.IndexFunc(dests, func(d Destination) bool { return d.Name == name })
 	if i < 0 {
 		return Destination{}, false
 	}
-	return s.dests[i], true
+	return dests[i], true
 }
 
 func (s *Service) routes() []route.Destination {
-	out := make([]route.Destination, len(s.dests))
-	for i, d := range s.dests {
+	dests := s.Destinations()
+	out := make([]route.Destination, len(dests))
+	for i, d := range dests {
 		out[i] = d.Destination
 	}
 	return out
