@@ -43,8 +43,8 @@ type Deliveries interface {
 
 // Service runs the alert operations.
 type Service struct {
-	st    store.Store
-	q     Deliveries
+	st store.Store
+	q  Deliveries
 	// dests are swapped whole on a configuration reload; every reader
 	// takes one snapshot, so an alert is routed against one configuration.
 	dests atomic.Pointer[[]Destination]
