@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/destination"
@@ -38,6 +40,8 @@ type jiraEnv struct {
 
 	clientsMu sync.Mutex // held while a client is built, apart from mu, which startSandbox takes
 	clients   map[string]jiraClient
+
+	metrics *jiraMetrics // nil: the clients report nothing
 }
 
 // jiraClient is one destination's client and the site it draws from.
@@ -49,6 +53,67 @@ type jiraClient struct {
 func newJiraEnv(logger *slog.Logger) *jiraEnv {
 	return &jiraEnv{sites: jira.NewSites(), http: &http.Client{Transport: destination.Transport()}, logger: logger,
 		clients: map[string]jiraClient{}}
+}
+
+// observe makes the clients built from now on count their requests in
+// reg.
+func (e *jiraEnv) observe(reg prometheus.Registerer) { e.metrics = newJiraMetrics(reg) }
+
+// jiraMetrics are the jira.Observer of every client: requests by site,
+// kind and status class, and the Retry-After windows of each site.
+type jiraMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	windows  *prometheus.CounterVec
+	closed   *prometheus.CounterVec
+}
+
+func newJiraMetrics(reg prometheus.Registerer) *jiraMetrics {
+	m := &jiraMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertbridge_jira_requests_total",
+			Help: "Requests sent to Jira by site, kind and code (2xx, 4xx, 429, 5xx, or error: no answer).",
+		}, []string{"site", "kind", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "alertbridge_jira_request_duration_seconds",
+			Help:    "Time Jira took to answer a request, by site and kind; the wait at the site's own limits is not in it.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10),
+		}, []string{"site", "kind"}),
+		windows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertbridge_jira_rate_limit_windows_total",
+			Help: "Times a 429 closed a Jira site that was open.",
+		}, []string{"site"}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alertbridge_jira_rate_limited_seconds_total",
+			Help: "Time Jira sites were closed by Retry-After, counted when each window opens or is lengthened.",
+		}, []string{"site"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.windows, m.closed)
+	return m
+}
+
+// site starts a site's counters at zero, so that a rate of its errors or
+// 429s is defined before the first one.
+func (m *jiraMetrics) site(key string) {
+	for _, k := range jira.RequestKinds() {
+		for _, c := range jira.StatusClasses() {
+			m.requests.WithLabelValues(key, string(k), c)
+		}
+	}
+	m.windows.WithLabelValues(key)
+	m.closed.WithLabelValues(key)
+}
+
+func (m *jiraMetrics) Request(site string, kind jira.RequestKind, status int, took time.Duration) {
+	m.requests.WithLabelValues(site, string(kind), jira.StatusClass(status)).Inc()
+	m.duration.WithLabelValues(site, string(kind)).Observe(took.Seconds())
+}
+
+func (m *jiraMetrics) RateLimited(site string, opened bool, closed time.Duration) {
+	if opened {
+		m.windows.WithLabelValues(site).Inc()
+	}
+	m.closed.WithLabelValues(site).Add(closed.Seconds())
 }
 
 // Close stops the sandbox, if one was started.
@@ -122,6 +187,10 @@ func (e *jiraEnv) newClient(j *config.Jira) (*jira.Client, *jira.Site, error) {
 		}
 		jc.BaseURL, jc.Deployment, jc.AuthScheme = sb.URL(), dep, config.AuthBasic
 		jc.User, jc.Token = sandbox.DefaultUser.Email, sandbox.DefaultUser.Token
+	}
+	if e.metrics != nil {
+		jc.Observer = e.metrics
+		e.metrics.site(jira.SiteKey(jc.BaseURL))
 	}
 	site := e.sites.Get(jc.BaseURL, j.RequestsPerSecond, j.MaxConcurrency)
 	jc.Site = site

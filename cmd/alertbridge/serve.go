@@ -119,6 +119,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 
 	jenv := newJiraEnv(logger)
 	defer jenv.Close()
+	jenv.observe(reg)
 	notifiers, err := buildNotifiers(cfg, jenv)
 	if err != nil {
 		return err
@@ -132,6 +133,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	sources, periodic := sourceJobs(cfg)
+	sources.SetMetrics(atlassian.NewMetrics(reg, sourceNames(cfg)...))
 	timeout := jobTimeout(cfg)
 	jl, err := jobs.New(ctx, jobs.Config{
 		DB: st.Handle(), ID: replicaID(cfg), Periodic: periodic,
@@ -141,11 +143,13 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(jl.Collector())
 	sources.Register(jl)
 	syncer, err := newSyncer(cfg, jenv, jl, st, logger)
 	if err != nil {
 		return err
 	}
+	syncer.SetMetrics(jirasync.NewMetrics(reg))
 	q := delivery.New(jl, st, delivery.Config{
 		Batch:        batch,
 		Notifiers:    notifiers,
@@ -153,10 +157,10 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		AttemptBound: timeout,
 		OnLinked:     syncer.OnLinked,
 		Logger:       logger,
-		Metrics:      delivery.NewMetrics(reg, st),
+		Metrics:      delivery.NewMetrics(reg, st, destinationNames(cfg)...),
 	})
 	svc := lifecycle.New(st, q, serviceDestinations(cfg), lifecycle.Options{Batch: batch, OnChange: syncer.OnChange})
-	pipeline := detection.New(detection.Config{Rules: rules, Service: svc, Logger: logger})
+	pipeline := detection.New(detection.Config{Rules: rules, Service: svc, Logger: logger, Metrics: detection.NewMetrics(reg, rules)})
 	addPollers(cfg, sources, st, svc, pipeline, logger)
 	api := httpapi.New(httpapi.Config{
 		Service: svc, Store: st, Tokens: apiTokens(cfg), Logger: logger, Registry: reg,
@@ -243,6 +247,25 @@ func buildNotifiers(cfg *config.Config, jenv *jiraEnv) (map[string]destination.N
 		}
 	}
 	return out, nil
+}
+
+func destinationNames(cfg *config.Config) []string {
+	out := make([]string, len(cfg.Destinations))
+	for i, d := range cfg.Destinations {
+		out[i] = d.Name
+	}
+	return out
+}
+
+// sourceNames are the sources that poll, whose metrics start at zero.
+func sourceNames(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Sources {
+		if s.Type == config.SourceAtlassianAudit {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 func maxAttempts(cfg *config.Config) func(string) int {
