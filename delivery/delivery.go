@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -49,6 +50,9 @@ type Config struct {
 
 // Deliverer enqueues and works deliveries.
 type Deliverer struct {
+	// notifiers are swapped whole on a reload; an attempt uses the one it
+	// read, and a delivery in flight finishes with it.
+	notifiers  atomic.Pointer[map[string]destination.Notifier]
 	st         store.Store
 	jobs       *jobs.Layer
 	cfg        Config
@@ -75,9 +79,14 @@ func New(l *jobs.Layer, st store.Store, cfg Config) *Deliverer {
 		cfg.Now = time.Now
 	}
 	d := &Deliverer{st: st, jobs: l, cfg: cfg}
+	d.SetNotifiers(cfg.Notifiers)
 	jobs.Add(l, &worker{d: d})
 	return d
 }
+
+// SetNotifiers replaces the destinations' notifiers (a reload). A delivery
+// to a destination no longer configured fails when its attempt runs.
+func (d *Deliverer) SetNotifiers(n map[string]destination.Notifier) { d.notifiers.Store(&n) }
 
 // Start begins writing destination health; the jobs layer runs the
 // deliveries themselves.

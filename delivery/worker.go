@@ -70,7 +70,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		// crash in between): nothing left to do.
 		return nil
 	}
-	n, ok := dl.cfg.Notifiers[d.Destination]
+	n, ok := (*dl.notifiers.Load())[d.Destination]
 	if !ok {
 		err := destination.Permanent(fmt.Errorf("destination %q is no longer configured", d.Destination))
 		return w.record(ctx, job, d, a, destination.Receipt{}, err)

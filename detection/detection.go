@@ -30,7 +30,7 @@ const Actor = "alertbridge detection"
 // Pipeline evaluates events and applies the results. It is safe for
 // concurrent use.
 type Pipeline struct {
-	rules   *ruleengine.RuleSet
+	rules   atomic.Pointer[ruleengine.RuleSet] // swapped whole on a reload
 	svc     *lifecycle.Service
 	now     func() time.Time
 	logger  *slog.Logger
@@ -56,12 +56,22 @@ func New(cfg Config) *Pipeline {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Pipeline{rules: cfg.Rules, svc: cfg.Service, now: func() time.Time { return cfg.Now().UTC() }, logger: cfg.Logger,
-		metrics: cfg.Metrics}
+	p := &Pipeline{svc: cfg.Service, now: func() time.Time { return cfg.Now().UTC() }, logger: cfg.Logger, metrics: cfg.Metrics}
+	p.SetRules(cfg.Rules)
+	return p
+}
+
+// SetRules replaces the rules (a reload). A batch is evaluated and applied
+// with the rules it started with.
+func (p *Pipeline) SetRules(rs *ruleengine.RuleSet) {
+	if rs == nil {
+		rs = &ruleengine.RuleSet{}
+	}
+	p.rules.Store(rs)
 }
 
 // Listening says how many enabled rules read logType.
-func (p *Pipeline) Listening(logType string) int { return p.rules.Listening(logType) }
+func (p *Pipeline) Listening(logType string) int { return p.rules.Load().Listening(logType) }
 
 // Stats counts what one batch of events did.
 type Stats struct {
@@ -79,6 +89,7 @@ type Stats struct {
 
 // Evaluated is a batch of events with the rules' verdicts, ready to apply.
 type Evaluated struct {
+	rules   *ruleengine.RuleSet
 	events  []ruleengine.Event
 	matches [][]ruleengine.Match
 	errs    [][]ruleengine.RuleError
@@ -89,16 +100,17 @@ type Evaluated struct {
 // writer. It fails only when ctx ends, and then nothing may be applied,
 // since rules cut short would be reported as broken.
 func (p *Pipeline) Evaluate(ctx context.Context, events []ruleengine.Event) (*Evaluated, error) {
-	ev := &Evaluated{events: events, matches: make([][]ruleengine.Match, len(events)), errs: make([][]ruleengine.RuleError, len(events))}
+	rules := p.rules.Load()
+	ev := &Evaluated{rules: rules, events: events, matches: make([][]ruleengine.Match, len(events)), errs: make([][]ruleengine.RuleError, len(events))}
 	for i, e := range events {
 		start := time.Now()
-		ev.matches[i], ev.errs[i] = p.rules.Evaluate(ctx, e)
+		ev.matches[i], ev.errs[i] = rules.Evaluate(ctx, e)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("evaluate events: %w", err)
 		}
 		// Events no rule reads take no time, and would only pull the
 		// histogram towards zero.
-		if p.rules.Listening(e.LogType) > 0 {
+		if rules.Listening(e.LogType) > 0 {
 			p.metrics.evaluated(time.Since(start))
 		}
 	}
@@ -150,7 +162,7 @@ func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *
 		}
 		st.Events++
 		if st.tally != nil {
-			st.tally.add(p.rules, e.LogType, ev.matches[i], ev.errs[i])
+			st.tally.add(ev.rules, e.LogType, ev.matches[i], ev.errs[i])
 		}
 		for _, re := range ev.errs[i] {
 			st.RuleErrors++

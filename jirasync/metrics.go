@@ -65,8 +65,8 @@ func (m *Metrics) initialise(destinations ...string) {
 // destination it syncs at zero. It is for a caller that did not build the
 // Options; call it before the jobs start.
 func (s *Syncer) SetMetrics(m *Metrics) {
-	names := make([]string, 0, len(s.dests))
-	for name := range s.dests {
+	names := make([]string, 0, len(s.dests()))
+	for name := range s.dests() {
 		names = append(names, name)
 	}
 	m.initialise(names...)

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -103,10 +104,10 @@ type Options struct {
 
 // Syncer queues and works reconciles.
 type Syncer struct {
-	st    store.Store
-	jobs  *jobs.Layer
-	dests map[string]*Destination
-	opts  Options
+	st      store.Store
+	jobs    *jobs.Layer
+	destMap atomic.Pointer[map[string]*Destination] // swapped whole on a reload
+	opts    Options
 }
 
 // New builds a syncer for the destinations that sync anything and
@@ -124,18 +125,32 @@ func New(l *jobs.Layer, st store.Store, dests []Destination, opts Options) *Sync
 	if opts.MaxHops <= 0 {
 		opts.MaxHops = 5
 	}
-	s := &Syncer{st: st, jobs: l, dests: map[string]*Destination{}, opts: opts}
-	for i := range dests {
-		d := dests[i]
-		if on(d.Sync.Status) || on(d.Sync.Assignee) || on(d.Sync.Comments) {
-			s.dests[d.Name] = &d
-		}
-	}
+	s := &Syncer{st: st, jobs: l, opts: opts}
+	s.SetDestinations(dests)
 	s.SetMetrics(opts.Metrics)
 	jobs.Add(l, &worker{s: s})
 	jobs.Add(l, &legacyWorker{s: s})
 	return s
 }
+
+// SetDestinations replaces the destinations sync follows (a reload). A
+// reconcile reads them once as it starts, and runs to its end with them.
+func (s *Syncer) SetDestinations(dests []Destination) {
+	m := map[string]*Destination{}
+	for i := range dests {
+		d := dests[i]
+		if on(d.Sync.Status) || on(d.Sync.Assignee) || on(d.Sync.Comments) {
+			m[d.Name] = &d
+		}
+	}
+	s.destMap.Store(&m)
+	if s.opts.Metrics != nil {
+		s.SetMetrics(s.opts.Metrics)
+	}
+}
+
+// dests is the destinations sync follows now.
+func (s *Syncer) dests() map[string]*Destination { return *s.destMap.Load() }
 
 func on(m config.SyncMode) bool { return m == config.SyncOneWay || m == config.SyncTwoWay }
 
@@ -147,7 +162,7 @@ func on(m config.SyncMode) bool { return m == config.SyncOneWay || m == config.S
 // back to it as a note or comment, and what that Jira said is recorded as
 // confirmed there.
 func (s *Syncer) OnChange(ctx context.Context, tx store.Tx, c lifecycle.Change) error {
-	if len(s.dests) == 0 {
+	if len(s.dests()) == 0 {
 		return nil
 	}
 	names, err := s.following(ctx, tx, c.AlertID)
@@ -156,7 +171,7 @@ func (s *Syncer) OnChange(ctx context.Context, tx store.Tx, c lifecycle.Change) 
 	}
 	now := s.opts.Now().UTC()
 	for _, name := range names {
-		d := s.dests[name]
+		d := s.dests()[name]
 		if name == c.Origin {
 			if err := s.confirmFromJira(ctx, tx, c); err != nil {
 				return err
@@ -214,7 +229,7 @@ func (s *Syncer) following(ctx context.Context, tx interface {
 		return nil, err
 	}
 	for _, is := range issues {
-		if s.dests[is.Destination] != nil && !slices.Contains(names, is.Destination) {
+		if s.dests()[is.Destination] != nil && !slices.Contains(names, is.Destination) {
 			names = append(names, is.Destination)
 		}
 	}
@@ -223,7 +238,7 @@ func (s *Syncer) following(ctx context.Context, tx interface {
 		return nil, err
 	}
 	for _, d := range ds {
-		if s.dests[d.Destination] != nil && d.Reason != store.ReasonTest && !slices.Contains(names, d.Destination) {
+		if s.dests()[d.Destination] != nil && d.Reason != store.ReasonTest && !slices.Contains(names, d.Destination) {
 			names = append(names, d.Destination)
 		}
 	}
@@ -249,7 +264,7 @@ func (s *Syncer) queue(ctx context.Context, tx interface {
 // changed before the link (or was resolved before its issue existed), the
 // reconcile that applies it is queued with the link.
 func (s *Syncer) OnLinked(ctx context.Context, tx store.Tx, alertID, dest string) error {
-	if s.dests[dest] == nil {
+	if s.dests()[dest] == nil {
 		return nil
 	}
 	st, err := tx.LockSync(ctx, alertID, dest)
@@ -285,7 +300,7 @@ type legacyWorker struct {
 }
 
 func (w *legacyWorker) Work(ctx context.Context, job *river.Job[legacyArgs]) error {
-	if w.s.dests[job.Args.Destination] == nil {
+	if w.s.dests()[job.Args.Destination] == nil {
 		return nil
 	}
 	return w.s.st.InTx(ctx, func(tx store.Tx) error { return w.s.queue(ctx, tx, job.Args.AlertID, job.Args.Destination) })
@@ -303,7 +318,7 @@ type worker struct {
 // lost between a run's last read and its completion.
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	s, a := w.s, job.Args
-	d := s.dests[a.Destination]
+	d := s.dests()[a.Destination]
 	if d == nil {
 		return nil // a destination removed from the configuration, or one that no longer syncs
 	}
