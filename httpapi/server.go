@@ -47,6 +47,9 @@ type Token struct {
 
 // Config configures the API.
 type Config struct {
+	// Reload applies the configuration file anew (POST /-/reload, as
+	// Prometheus has it), or says why it refused; nil: the route answers 404.
+	Reload  func(context.Context) error
 	Service *lifecycle.Service
 	Store   store.Store
 	Tokens  []Token
@@ -113,6 +116,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/alerts/{alertId}/dispatch", api(s.dispatch))
 	s.mux.Handle("GET /api/v1/destinations", api(s.listDestinations))
 	s.mux.Handle("POST /api/v1/destinations/{name}/test", api(s.testDestination))
+	s.mux.Handle("POST /-/reload", api(s.reload))
 	s.mux.Handle("/api/", api(func(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no such endpoint: " + r.Method + " " + r.URL.Path)
 	}))
@@ -266,4 +270,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// reload answers POST /-/reload: 200 once the configuration is applied, or
+// 400 naming what is wrong with the file (the old configuration stays).
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Reload == nil {
+		return notFound("this server cannot reload its configuration")
+	}
+	if err := s.cfg.Reload(r.Context()); err != nil {
+		return &apierror.Error{Status: http.StatusBadRequest, Code: "invalid_config", Message: err.Error()}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	return nil
 }

@@ -170,6 +170,23 @@ func (e *jiraEnv) client(name string, j *config.Jira) (*jira.Client, *jira.Site,
 	return c, site, nil
 }
 
+// resetClients forgets every destination's client, so that a reload builds
+// them from its configuration (sites and their limits are kept), and
+// returns what it forgot for restoreClients, should the reload be refused.
+func (e *jiraEnv) resetClients() map[string]jiraClient {
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	old := e.clients
+	e.clients = map[string]jiraClient{}
+	return old
+}
+
+func (e *jiraEnv) restoreClients(old map[string]jiraClient) {
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	e.clients = old
+}
+
 func (e *jiraEnv) newClient(j *config.Jira) (*jira.Client, *jira.Site, error) {
 	jc := jira.Config{
 		BaseURL: j.URL, Deployment: deploymentOf(j.Deployment), AuthScheme: j.Auth,

@@ -11,6 +11,9 @@ import (
 	"net/http"
 	_ "net/http/pprof" // profiles behind --debug-listen
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +31,7 @@ import (
 	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/route"
+	"github.com/alertbridge/alertbridge/ruleengine"
 	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
 )
@@ -59,7 +63,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			logger.Warn("debug listener stopped", "error", http.ListenAndServe(*debugListen, nil))
 		}()
 	}
-	if err := runServer(ctx, cfg, logger); err != nil {
+	if err := runServer(ctx, *cfgPath, cfg, logger); err != nil {
 		logger.Error("alertbridge stopped", "error", err)
 		return 1
 	}
@@ -107,7 +111,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // requests and finish those in flight, commit what the writers hold, let
 // running deliveries finish, close the database. Each step is bounded by
 // the configured shutdown timeout.
-func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+func runServer(ctx context.Context, cfgPath string, cfg *config.Config, logger *slog.Logger) error {
 	st, err := store.Open(ctx, cfg.Storage.URL)
 	if err != nil {
 		return err
@@ -145,15 +149,18 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	}
 	reg.MustRegister(jl.Collector())
 	sources.Register(jl)
-	syncer, err := newSyncer(cfg, jenv, jl, st, logger)
+	syncDests, err := syncDestinations(cfg, jenv)
 	if err != nil {
 		return err
 	}
-	syncer.SetMetrics(jirasync.NewMetrics(reg))
+	syncer := jirasync.New(jl, st, syncDests, jirasync.Options{Logger: logger, Metrics: jirasync.NewMetrics(reg)})
+	// The configuration in force; a reload replaces it.
+	var current atomic.Pointer[config.Config]
+	current.Store(cfg)
 	q := delivery.New(jl, st, delivery.Config{
 		Batch:        batch,
 		Notifiers:    notifiers,
-		MaxAttempts:  maxAttempts(cfg),
+		MaxAttempts:  func(dest string) int { return maxAttempts(current.Load())(dest) },
 		AttemptBound: timeout,
 		OnLinked:     syncer.OnLinked,
 		Logger:       logger,
@@ -162,18 +169,56 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	svc := lifecycle.New(st, q, serviceDestinations(cfg), lifecycle.Options{Batch: batch, OnChange: syncer.OnChange})
 	pipeline := detection.New(detection.Config{Rules: rules, Service: svc, Logger: logger, Metrics: detection.NewMetrics(reg, rules)})
 	addPollers(cfg, sources, st, svc, pipeline, logger)
-	api := httpapi.New(httpapi.Config{
-		Service: svc, Store: st, Tokens: apiTokens(cfg), Logger: logger, Registry: reg,
-		IngestRate: cfg.Server.IngestRate, IngestBurst: cfg.Server.IngestBurst,
-		Detections: pipeline,
-	})
 	hooks, err := jiraWebhooks(cfg, jenv, svc, st, logger)
 	if err != nil {
 		return err
 	}
-	if hooks != nil {
-		api.Handle(inbound.Pattern, hooks)
-	}
+	var receiver hookSwitch
+	receiver.set(hooks)
+	reload := newReloader(cfgPath, cfg, reg, logger, func(next *config.Config) error {
+		old := jenv.resetClients()
+		notifiers, err := buildNotifiers(next, jenv)
+		var (
+			rules     *ruleengine.RuleSet
+			syncDests []jirasync.Destination
+			hooks     *inbound.Handler
+		)
+		if err == nil {
+			rules, err = loadRules(next)
+		}
+		if err == nil {
+			syncDests, err = syncDestinations(next, jenv)
+		}
+		if err == nil {
+			hooks, err = jiraWebhooks(next, jenv, svc, st, logger)
+		}
+		if err != nil {
+			jenv.restoreClients(old)
+			return err
+		}
+		current.Store(next)
+		q.SetNotifiers(notifiers)
+		syncer.SetDestinations(syncDests)
+		svc.SetDestinations(serviceDestinations(next))
+		pipeline.SetRules(rules)
+		receiver.set(hooks)
+		addPollers(next, sources, st, svc, pipeline, logger)
+		return nil
+	})
+	api := httpapi.New(httpapi.Config{
+		Service: svc, Store: st, Tokens: apiTokens(cfg), Logger: logger, Registry: reg,
+		IngestRate: cfg.Server.IngestRate, IngestBurst: cfg.Server.IngestBurst,
+		Detections: pipeline, Reload: func(context.Context) error { return reload.reload() },
+	})
+	api.Handle(inbound.Pattern, &receiver)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_ = reload.reload() // logged and counted there
+		}
+	}()
 	if len(cfg.Server.APITokens) == 0 {
 		logger.Warn("no server.api_tokens configured: every /api/ request will be refused")
 	}
