@@ -163,6 +163,12 @@ func (d *decoder) customFields(b *block) map[string]any {
 		out[f.key] = d.plain(f.path, f.value)
 		// Strings are templates; the path says which string of a nested value failed.
 		jiradest.CustomFieldStrings("custom_fields."+f.key, out[f.key], func(name, s string) {
+			// Text without an action renders as itself; only templates are
+			// worth a sample render, and a value of many plain strings
+			// (one expanded by YAML aliases, say) must stay cheap.
+			if !strings.Contains(s, "{{") {
+				return
+			}
 			if _, err := jiradest.CheckTemplate(name, s); err != nil {
 				d.add(join(b.path, name), f.value, "%v", err)
 			}
