@@ -229,7 +229,9 @@ func TestRecordedOutcomeIsNotRedelivered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond)
+		// Settled: the second job ran (no job is left to run), and found
+		// the outcome recorded.
+		testdb.Settle(t, f.st, 10*time.Second, nil)
 		if got := f.rcv.count(); got != 1 {
 			t.Errorf("receiver saw %d requests for one delivery", got)
 		}

@@ -205,7 +205,8 @@ func TestOutbound(t *testing.T) {
 			if _, err := h.svc.CommentFrom(ctx, h.alert, "[Ann] commented on Jira:", "from Jira", dest, "99999"); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond)
+			// Settled: whatever those changes queued has run.
+			testdb.Settle(t, h.st, 10*time.Second, nil)
 			if n := len(h.sb.Requests()); n != before {
 				t.Errorf("%d requests for changes that came from Jira, want none", n-before)
 			}
