@@ -130,8 +130,12 @@ type Jira struct {
 	SearchLag time.Duration
 	// Reopen is what an alert firing again after its issue was closed does
 	// to the issue: ReopenTransition moves it back (to the status mapped
-	// for OPEN), ReopenOff leaves it closed.
-	Reopen string
+	// for OPEN), ReopenNewIssue opens a new issue, ReopenOff leaves it
+	// closed. With ReopenWindow set, an issue closed longer ago than that
+	// is not moved back: a new one is opened, as Alertmanager's
+	// reopen_duration does.
+	Reopen       string
+	ReopenWindow time.Duration
 	// CreateIfResolved: an alert already resolved when its delivery runs
 	// (resolved before its issue could be created) still gets an issue,
 	// moved to the status mapped for RESOLVED; false makes no issue.
@@ -143,6 +147,7 @@ type Jira struct {
 // What an alert firing again does to its closed issue.
 const (
 	ReopenTransition = "transition"
+	ReopenNewIssue   = "new_issue"
 	ReopenOff        = "off"
 )
 

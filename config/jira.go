@@ -44,7 +44,8 @@ func (d *decoder) jira(b *block) *Jira {
 		RequestsPerSecond: b.positive("requests_per_second", 5),
 		Sync:              d.jiraSync(b.sub("sync")),
 		SearchLag:         b.duration("search_lag", 0, 0, 10*time.Minute),
-		Reopen:            b.choice("reopen", "reopen", ReopenTransition, ReopenTransition, ReopenOff),
+		Reopen:            b.choice("reopen", "reopen", ReopenTransition, ReopenTransition, ReopenNewIssue, ReopenOff),
+		ReopenWindow:      b.duration("reopen_window", 0, 0, 100*365*24*time.Hour),
 		CreateIfResolved:  b.boolean("create_if_resolved", true),
 	}
 	if j.Auth == AuthBasic && j.Email == "" && !sandbox {

@@ -113,6 +113,13 @@ func (d *Deliverer) Close() {
 // Enqueue stores each delivery and its job inside tx. The deliveries' IDs are
 // set on return.
 func (d *Deliverer) Enqueue(ctx context.Context, tx store.Tx, ds []*store.Delivery) error {
+	return Insert(ctx, d.jobs, tx, ds, d.cfg.MaxAttempts)
+}
+
+// Insert stores each delivery and its job inside tx, for a writer that has
+// no Deliverer (sync opening a new issue for an alert that fired again);
+// maxAttempts nil gives each the default budget of 12.
+func Insert(ctx context.Context, l *jobs.Layer, tx store.Tx, ds []*store.Delivery, maxAttempts func(string) int) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -121,12 +128,16 @@ func (d *Deliverer) Enqueue(ctx context.Context, tx store.Tx, ds []*store.Delive
 		if err := tx.InsertDelivery(ctx, del); err != nil {
 			return err
 		}
+		budget := 12
+		if maxAttempts != nil {
+			budget = maxAttempts(del.Destination)
+		}
 		params[i] = river.InsertManyParams{
 			Args:       Args{DeliveryID: del.ID},
-			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: d.cfg.MaxAttempts(del.Destination)},
+			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: budget},
 		}
 	}
-	if err := d.jobs.InsertFastTx(ctx, tx, params...); err != nil {
+	if err := l.InsertFastTx(ctx, tx, params...); err != nil {
 		return fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
 	}
 	return nil

@@ -95,6 +95,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		Attempt:     d.Attempts,
 		Test:        a.Source == alert.SourceTest,
 		Issue:       issue,
+		Reopened:    d.Reason == store.ReasonReopened,
 		LastAttempt: w.lastSent(&before, siblings, now),
 	})
 	dl.cfg.Metrics.observeAttempt(d.Destination, time.Since(start))

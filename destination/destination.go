@@ -34,6 +34,10 @@ type Notification struct {
 	// Issue is the external issue already linked to this alert and
 	// destination, if there is one.
 	Issue *alert.Issue
+	// Reopened marks a delivery that opens a new issue for an alert whose
+	// issue closed before it fired again: its marker must differ from the
+	// first issue's, or the search would find the closed one.
+	Reopened bool
 	// LastAttempt is when the previous attempt may last have sent something
 	// (zero on the first): a notifier whose create may have reached the far
 	// side without an answer uses it to wait out the far side's lag.

@@ -31,6 +31,7 @@ import (
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/config"
+	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jobs"
@@ -86,7 +87,10 @@ type Destination struct {
 	Name   string
 	Client *jira.Client
 	Sync   config.JiraSync
-	Reopen string // config.ReopenTransition (default) or config.ReopenOff
+	Reopen string // config.ReopenTransition (default), ReopenNewIssue or ReopenOff
+	// ReopenWindow: with ReopenTransition, an issue closed longer ago than
+	// this gets a new issue instead of a transition; zero: no window.
+	ReopenWindow time.Duration
 }
 
 // Options tune a Syncer.
@@ -210,6 +214,7 @@ func (s *Syncer) confirmFromJira(ctx context.Context, tx store.SyncTx, c lifecyc
 	}
 	if c.NewStatus != "" {
 		st.StatusFor = string(c.NewStatus)
+		st.ClosedAt = closedAt(c.NewStatus, st.ClosedAt, s.opts.Now())
 	}
 	if c.AssigneeChanged {
 		st.Assignee = c.NewAssignee
@@ -285,10 +290,15 @@ func (s *Syncer) OnLinked(ctx context.Context, tx store.Tx, alertID, dest string
 	if err != nil {
 		return err
 	}
-	if fresh && a.Status == alert.StatusOpen && a.Assignee == "" {
-		// Nothing happened to the alert before its issue existed: the new
-		// issue already is what the alert wants. (Comments always come
-		// with a change, which would have made the row.)
+	is, err := tx.GetIssue(ctx, alertID, dest)
+	if err != nil {
+		return err
+	}
+	if fresh && a.Status == alert.StatusOpen && a.Assignee == "" && is.Status != "" {
+		// Nothing happened to the alert before its issue existed and its
+		// status is known: the new issue already is what the alert wants.
+		// (Comments always come with a change, which would have made the
+		// row.)
 		return nil
 	}
 	return s.queue(ctx, tx, alertID, dest)
@@ -331,16 +341,18 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		legacy   = map[int64]string{}
 	)
 	err := s.st.View(ctx, func(tx store.Tx) (err error) {
-		if al, err = tx.GetAlert(ctx, a.AlertID); err != nil {
-			return err
-		}
-		if is, err = tx.GetIssue(ctx, a.AlertID, a.Destination); err != nil {
-			return err
-		}
+		// The generation first: whatever this run reads after it is at
+		// least as new, so a change it does not see bumps it past.
 		if st, err = tx.GetSync(ctx, a.AlertID, a.Destination); errors.Is(err, store.ErrNotFound) {
 			st, err = &store.SyncState{AlertID: a.AlertID, Destination: a.Destination}, nil
 		}
 		if err != nil {
+			return err
+		}
+		if al, err = tx.GetAlert(ctx, a.AlertID); err != nil {
+			return err
+		}
+		if is, err = tx.GetIssue(ctx, a.AlertID, a.Destination); err != nil {
 			return err
 		}
 		if comments, err = tx.ListComments(ctx, a.AlertID); err != nil {
@@ -360,7 +372,10 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // no alert, or no issue yet: the link, when it lands, queues the reconcile
+		// No alert, or no issue yet: the link, when it lands, queues the
+		// reconcile — unless it landed while this run read, when the job it
+		// queued was this one, still running, and must run again.
+		return w.finishEarly(ctx, job, st)
 	}
 	if err != nil {
 		err = fmt.Errorf("reconcile alert %s in %s: %w", a.AlertID, a.Destination, err)
@@ -370,6 +385,37 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	r := &run{s: s, d: d, al: al, is: is, st: st, began: *st}
 	rerr := r.apply(ctx, comments, outs, legacy)
 	return w.finish(ctx, job, r, rerr)
+}
+
+// finishEarly ends a run that had nothing to send: complete, unless a
+// change came since the run read its generation (st nil: it read none).
+func (w *worker) finishEarly(ctx context.Context, job *river.Job[Args], st *store.SyncState) error {
+	var began int64
+	if st != nil {
+		began = st.Wanted
+	}
+	var again bool
+	err := w.s.st.InTx(ctx, func(tx store.Tx) error {
+		cur, err := tx.LockSync(ctx, job.Args.AlertID, job.Args.Destination)
+		if errors.Is(err, store.ErrNotFound) {
+			return jobs.CompleteTx(ctx, w.s.jobs, tx, job)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Wanted != began {
+			again = true
+			return nil
+		}
+		return jobs.CompleteTx(ctx, w.s.jobs, tx, job)
+	})
+	if err != nil {
+		return fmt.Errorf("finish the Jira reconcile of alert %s in %s: %w", job.Args.AlertID, job.Args.Destination, err)
+	}
+	if again {
+		return river.JobSnooze(0)
+	}
+	return nil
 }
 
 // finish records what the run did and decides what comes next.
@@ -392,13 +438,25 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], r *run, rerr 
 		// over our view from before it).
 		statusNews := r.st.StatusFor != r.began.StatusFor && cur.StatusFor == r.began.StatusFor
 		if statusNews {
-			cur.StatusFor = r.st.StatusFor
+			cur.StatusFor, cur.ClosedAt = r.st.StatusFor, r.st.ClosedAt
 		}
 		if r.st.Assignee != r.began.Assignee && cur.Assignee == r.began.Assignee {
 			cur.Assignee = r.st.Assignee
 		}
 		if rerr == nil {
 			cur.Done = r.st.Wanted
+		}
+		if rerr == nil && r.newIssue {
+			// The closed issue is let go, and a delivery opens the next;
+			// what its link confirms starts afresh.
+			if err := tx.UnlinkIssue(ctx, a.AlertID, a.Destination); err != nil {
+				return err
+			}
+			if err := delivery.Insert(ctx, s.jobs, tx, []*store.Delivery{{AlertID: a.AlertID, Destination: a.Destination,
+				Reason: store.ReasonReopened, State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}}, nil); err != nil {
+				return err
+			}
+			cur.StatusFor, cur.Assignee, cur.ClosedAt = "", "", time.Time{}
 		}
 		if err := tx.PutSync(ctx, cur); err != nil {
 			return err

@@ -37,7 +37,7 @@ type pipeline struct {
 	person *jira.Client
 }
 
-func newPipeline(t *testing.T, driver string, dep jira.Deployment, sync config.JiraSync, reopen string, opts sandbox.Options) *pipeline {
+func newPipeline(t *testing.T, driver string, dep jira.Deployment, sync config.JiraSync, reopen string, opts sandbox.Options, reopenWindow ...time.Duration) *pipeline {
 	t.Helper()
 	ctx := context.Background()
 	opts.Deployment = dep
@@ -66,7 +66,11 @@ func newPipeline(t *testing.T, driver string, dep jira.Deployment, sync config.J
 	if err != nil {
 		t.Fatal(err)
 	}
-	syncer := jirasync.New(jl, st, []jirasync.Destination{{Name: dest, Client: client, Sync: sync, Reopen: reopen}}, jirasync.Options{Logger: logger})
+	d := jirasync.Destination{Name: dest, Client: client, Sync: sync, Reopen: reopen}
+	if len(reopenWindow) > 0 {
+		d.ReopenWindow = reopenWindow[0]
+	}
+	syncer := jirasync.New(jl, st, []jirasync.Destination{d}, jirasync.Options{Logger: logger})
 	q := delivery.New(jl, st, delivery.Config{Notifiers: map[string]destination.Notifier{dest: notifier}, OnLinked: syncer.OnLinked, Logger: logger})
 	svc := lifecycle.New(st, q, []lifecycle.Destination{{Destination: route.Destination{Name: dest}, Type: "jira"}},
 		lifecycle.Options{OnChange: syncer.OnChange})
@@ -395,4 +399,60 @@ func TestCommentInFlightIsNotRepeated(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An alert firing again after its issue closed gets a new issue with
+// reopen: new_issue, and with reopen: transition once the issue has been
+// closed longer than reopen_window; the closed issue is left as it is,
+// and the alert follows the new one.
+func TestReopenOpensANewIssue(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reopen string
+		window time.Duration
+	}{
+		{"new_issue", config.ReopenNewIssue, 0},
+		{"transition past its window", config.ReopenTransition, time.Nanosecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, driver string) {
+				p := newPipeline(t, driver, jira.DeploymentCloud, statusSync(config.SyncOneWay), tc.reopen, sandbox.Options{}, tc.window)
+				p.fire(t, "again", false)
+				p.fire(t, "again", true)
+				p.settle(t)
+				first := p.issue(t, "again")
+				if first.Status.Name != "Done" {
+					t.Fatalf("the first issue is %q after the resolve, want Done", first.Status.Name)
+				}
+				closedMoves := len(p.sb.StatusHistory(first.Key))
+				p.fire(t, "again", false) // Alertmanager: firing again
+				p.settle(t)
+				var second []sandbox.StoredIssue
+				for _, is := range p.sb.Issues() {
+					if is.Key != first.Key {
+						second = append(second, is)
+					}
+				}
+				if len(second) != 1 {
+					t.Fatalf("%d new issues after the alert fired again, want 1", len(second))
+				}
+				if is, _ := p.sb.Issue(first.Key); is.Status.Name != "Done" || len(p.sb.StatusHistory(first.Key)) != closedMoves {
+					t.Errorf("the closed issue moved: %q, history %+v", is.Status.Name, p.sb.StatusHistory(first.Key))
+				}
+				r := p.record(t, "again")
+				if len(r.Issues) != 1 || r.Issues[0].Key != second[0].Key || second[0].Status.Name != "To Do" {
+					t.Errorf("the alert links %+v; the new issue %s is %q; want it linked and To Do", r.Issues, second[0].Key, second[0].Status.Name)
+				}
+				// Resolved again: the new issue follows.
+				p.fire(t, "again", true)
+				p.settle(t)
+				if is, _ := p.sb.Issue(second[0].Key); is.Status.Name != "Done" {
+					t.Errorf("the new issue is %q after the second resolve, want Done", is.Status.Name)
+				}
+				if n := len(p.sb.Issues()); n != 2 {
+					t.Errorf("%d issues in all, want 2", n)
+				}
+			})
+		})
+	}
 }

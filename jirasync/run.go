@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/config"
@@ -23,10 +24,13 @@ type run struct {
 	// from what a Jira webhook changed meanwhile.
 	began store.SyncState
 
-	status  string   // the issue's Jira status, when this run learned it
-	done    []string // what was sent, for the timeline
-	listed  []jira.CommentWithProperties
-	didList bool
+	// newIssue: the alert fired again after its issue closed, and the
+	// destination opens a new issue for it instead of moving the old back.
+	newIssue bool
+	status   string   // the issue's Jira status, when this run learned it
+	done     []string // what was sent, for the timeline
+	listed   []jira.CommentWithProperties
+	didList  bool
 }
 
 // apply sends the difference between the alert and its issue, field by
@@ -35,6 +39,9 @@ type run struct {
 func (r *run) apply(ctx context.Context, comments []alert.Comment, outs []store.OutboundComment, legacy map[int64]string) error {
 	if err := r.syncStatus(ctx); err != nil {
 		return fmt.Errorf("status: %w", err)
+	}
+	if r.newIssue {
+		return nil // the old issue is left as it is; the new one gets the rest
 	}
 	if err := r.syncAssignee(ctx); err != nil {
 		return fmt.Errorf("assignee: %w", err)
@@ -66,6 +73,24 @@ func (r *run) syncStatus(ctx context.Context) error {
 	}
 	want, move := wantStatus(r.al.Status, r.st.StatusFor, r.d.Reopen)
 	if !move {
+		if r.is.Status == "" {
+			// The create's answer does not say, and the notifier may not
+			// have learned it: the alert's view of its issue is read once.
+			iss, err := r.d.Client.GetIssue(ctx, r.is.Key, "status")
+			if err != nil {
+				return err
+			}
+			var st jira.Status
+			if _, err := iss.Field("status", &st); err != nil {
+				return err
+			}
+			r.status = st.Name
+		}
+		return nil
+	}
+	if reopens(want, r.st.StatusFor) && r.newIssueOnReopen() {
+		r.newIssue = true
+		r.done = append(r.done, fmt.Sprintf("the alert fired again after %s closed: a new issue is opened (reopen: %s)", r.is.Key, r.d.Reopen))
 		return nil
 	}
 	target := r.d.Sync.StatusMap[want]
@@ -79,8 +104,41 @@ func (r *run) syncStatus(ctx context.Context) error {
 		return err
 	}
 	r.st.StatusFor, r.status = string(want), name
+	r.st.ClosedAt = closedAt(want, r.st.ClosedAt, r.s.opts.Now())
 	r.done = append(r.done, moved)
 	return nil
+}
+
+func closed(s alert.Status) bool { return s == alert.StatusResolved || s == alert.StatusClosed }
+
+// reopens says whether moving the issue to want is bringing a closed issue
+// back.
+func reopens(want alert.Status, statusFor string) bool {
+	return !closed(want) && closed(alert.Status(statusFor))
+}
+
+// closedAt is when an issue that now stands for s closed: kept while it
+// stays closed, now when it just closed, zero when it is open.
+func closedAt(s alert.Status, was, now time.Time) time.Time {
+	switch {
+	case !closed(s):
+		return time.Time{}
+	case was.IsZero():
+		return now.UTC()
+	}
+	return was
+}
+
+// newIssueOnReopen applies jira.reopen and jira.reopen_window to an alert
+// firing again after its issue closed.
+func (r *run) newIssueOnReopen() bool {
+	switch {
+	case r.d.Reopen == config.ReopenNewIssue:
+		return true
+	case r.d.ReopenWindow > 0 && !r.st.ClosedAt.IsZero():
+		return r.s.opts.Now().Sub(r.st.ClosedAt) > r.d.ReopenWindow
+	}
+	return false
 }
 
 func (r *run) syncAssignee(ctx context.Context) error {

@@ -16,6 +16,8 @@ type SyncState struct {
 	StatusFor string
 	// Assignee is the alert assignee last confirmed on the issue.
 	Assignee string
+	// ClosedAt is when the issue was last seen to close (zero: open).
+	ClosedAt time.Time
 }
 
 // OutboundComment is one comment alertbridge writes on an issue.
@@ -48,11 +50,13 @@ func (t *tx) BumpSync(ctx context.Context, alertID, destination string) error {
 
 func (t *tx) getSync(ctx context.Context, alertID, destination, suffix string) (*SyncState, error) {
 	s := SyncState{AlertID: alertID, Destination: destination}
-	err := t.q.queryRow(ctx, `SELECT wanted, done, status_for, assignee FROM issue_sync WHERE alert_id = ? AND destination = ?`+suffix,
-		alertID, destination).Scan(&s.Wanted, &s.Done, &s.StatusFor, &s.Assignee)
+	var closed int64
+	err := t.q.queryRow(ctx, `SELECT wanted, done, status_for, assignee, closed_at FROM issue_sync WHERE alert_id = ? AND destination = ?`+suffix,
+		alertID, destination).Scan(&s.Wanted, &s.Done, &s.StatusFor, &s.Assignee, &closed)
 	if err != nil {
 		return nil, fmt.Errorf("read sync state of alert %s in %s: %w", alertID, destination, err)
 	}
+	s.ClosedAt = fromMicros(closed)
 	return &s, nil
 }
 
@@ -71,11 +75,22 @@ func (t *tx) LockSync(ctx context.Context, alertID, destination string) (*SyncSt
 // issue; wanted is only ever raised, by BumpSync, and is not written here
 // unless the row is new.
 func (t *tx) PutSync(ctx context.Context, s *SyncState) error {
-	_, err := t.q.exec(ctx, `INSERT INTO issue_sync (alert_id, destination, wanted, done, status_for, assignee) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (alert_id, destination) DO UPDATE SET done = excluded.done, status_for = excluded.status_for, assignee = excluded.assignee`,
-		s.AlertID, s.Destination, s.Wanted, s.Done, s.StatusFor, s.Assignee)
+	_, err := t.q.exec(ctx, `INSERT INTO issue_sync (alert_id, destination, wanted, done, status_for, assignee, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (alert_id, destination) DO UPDATE SET done = excluded.done, status_for = excluded.status_for,
+			assignee = excluded.assignee, closed_at = excluded.closed_at`,
+		s.AlertID, s.Destination, s.Wanted, s.Done, s.StatusFor, s.Assignee, micros(s.ClosedAt))
 	if err != nil {
 		return fmt.Errorf("write sync state of alert %s in %s: %w", s.AlertID, s.Destination, err)
+	}
+	return nil
+}
+
+// UnlinkIssue forgets the issue of an alert in a destination, so that a
+// new one is made for it (an alert firing again after its issue closed,
+// with jira.reopen: new_issue).
+func (t *tx) UnlinkIssue(ctx context.Context, alertID, destination string) error {
+	if _, err := t.q.exec(ctx, `DELETE FROM issues WHERE alert_id = ? AND destination = ?`, alertID, destination); err != nil {
+		return fmt.Errorf("unlink the issue of alert %s in %s: %w", alertID, destination, err)
 	}
 	return nil
 }

@@ -111,6 +111,8 @@ type IssueTx interface {
 	UpsertIssue(ctx context.Context, alertID string, is alert.Issue) error
 	GetIssue(ctx context.Context, alertID, destination string) (*alert.Issue, error)
 	ListIssues(ctx context.Context, alertID string) ([]alert.Issue, error)
+	// UnlinkIssue forgets an alert's issue in a destination, for a new one.
+	UnlinkIssue(ctx context.Context, alertID, destination string) error
 	// SetIssueStatus records what Jira last said of an issue's status.
 	SetIssueStatus(ctx context.Context, alertID, destination, status string) error
 	// AlertByIssue finds the alert linked to a Jira issue in a destination,
@@ -191,6 +193,9 @@ const (
 	ReasonRouted = "routed" // the alert's routing chose the destination
 	ReasonManual = "manual" // someone dispatched it by hand
 	ReasonTest   = "test"   // a test alert for the destination
+	// ReasonReopened: the alert fired again after its issue closed, and
+	// the destination opens a new issue for that (jira.reopen: new_issue).
+	ReasonReopened = "reopened"
 )
 
 // Delivery is one alert on its way to one destination.

@@ -19,7 +19,8 @@ func syncDestinations(cfg *config.Config, jenv *jiraEnv) ([]jirasync.Destination
 		if err != nil {
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}
-		dests = append(dests, jirasync.Destination{Name: d.Name, Client: c, Sync: d.Jira.Sync, Reopen: d.Jira.Reopen})
+		dests = append(dests, jirasync.Destination{Name: d.Name, Client: c, Sync: d.Jira.Sync,
+			Reopen: d.Jira.Reopen, ReopenWindow: d.Jira.ReopenWindow})
 	}
 	return dests, nil
 }

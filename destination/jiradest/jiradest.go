@@ -160,6 +160,11 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 		return destination.Receipt{}, n.done(note, false, classify(err))
 	}
 	marker := Marker(n.cfg.Destination, note.Alert.AlertID)
+	if note.Reopened {
+		// The alert's next issue: its own marker, fixed by the delivery
+		// that makes it, so its retries find it and not the closed one.
+		marker = Marker(n.cfg.Destination, note.Alert.AlertID+"#"+strconv.FormatInt(note.DeliveryID, 10))
+	}
 	if doubt, since := n.doubt(note); doubt {
 		found, err := n.find(ctx, marker)
 		if err != nil {

@@ -14,7 +14,8 @@ ALTER TABLE deliveries ADD COLUMN sending_since BIGINT NOT NULL DEFAULT 0;
 -- status_for is the alert status the issue's Jira status stands for (set
 -- when alertbridge moved it, or when a Jira webhook moved the alert), so a
 -- status a person chose that maps to the alert's status is left alone;
--- assignee is the alert assignee last confirmed on the issue.
+-- assignee is the alert assignee last confirmed on the issue; closed_at is
+-- when the issue was last seen to close, for jira.reopen_window.
 CREATE TABLE issue_sync (
     alert_id    TEXT    NOT NULL,
     destination TEXT    NOT NULL,
@@ -22,6 +23,7 @@ CREATE TABLE issue_sync (
     done        BIGINT  NOT NULL DEFAULT 0,
     status_for  TEXT    NOT NULL DEFAULT '',
     assignee    TEXT    NOT NULL DEFAULT '',
+    closed_at   BIGINT  NOT NULL DEFAULT 0,
     PRIMARY KEY (alert_id, destination)
 );
 
