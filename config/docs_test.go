@@ -3,6 +3,7 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -147,19 +148,19 @@ func TestReferenceDocumentsEveryKey(t *testing.T) {
 		sources[path] = data
 	}
 	read := map[string]string{} // key → a source that made the parser ask for it
-	for _, name := range sortedKeys(sources) {
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
 		for k := range askedKeys(sources[name], anyEnv()) {
 			if _, ok := read[k]; !ok {
 				read[k] = name
 			}
 		}
 	}
-	for _, k := range sortedKeys(read) {
+	for _, k := range slices.Sorted(maps.Keys(read)) {
 		if _, ok := documented[k]; !ok {
 			t.Errorf("%s reads key %s (asked for while parsing %s), which %s does not document", "config", k, read[k], referencePath)
 		}
 	}
-	for _, k := range sortedKeys(documented) {
+	for _, k := range slices.Sorted(maps.Keys(documented)) {
 		if _, ok := read[k]; !ok {
 			t.Errorf("%s:%d documents key %s, which the parser never reads", referencePath, documented[k], k)
 		}
@@ -176,12 +177,12 @@ func TestAskedKeys(t *testing.T) {
 	keys := askedKeys([]byte("destinations:\n  - name: a\n    type: webhook\n    webhook: {url: https://x.example}\n"), anyEnv())
 	for _, k := range []string{"destinations[].webhook.url", "destinations[].webhook.secret_env", "server.listen", "storage.url", "detections.paths"} {
 		if !keys[k] {
-			t.Errorf("key %s not recorded; got %v", k, sortedKeys(keys))
+			t.Errorf("key %s not recorded; got %v", k, slices.Sorted(maps.Keys(keys)))
 		}
 	}
 	got := documentedKeys(t, []byte("| key | type |\n|---|---|\n| `a.b` | x |\n| `c_env` or `c_file` | secret |\n\n| function | meaning |\n|---|---|\n| `join` | x |\n"))
-	if want := []string{"a.b", "c_env", "c_file"}; !slices.Equal(sortedKeys(got), want) {
-		t.Errorf("documented keys %v, want %v", sortedKeys(got), want)
+	if want := []string{"a.b", "c_env", "c_file"}; !slices.Equal(slices.Sorted(maps.Keys(got)), want) {
+		t.Errorf("documented keys %v, want %v", slices.Sorted(maps.Keys(got)), want)
 	}
 }
 
@@ -362,13 +363,4 @@ func checkGrafanaExample(t *testing.T, data []byte) {
 	if !found {
 		t.Error("no webhook contact point posts to /api/v1/alerts/grafana")
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,8 +3,9 @@ package jira
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(strings.Join(e.Messages, "; "))
 	}
-	for _, k := range sortedKeys(e.Fields) {
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
 		fmt.Fprintf(&b, "; %s: %s", k, e.Fields[k])
 	}
 	if e.Status == http.StatusTooManyRequests && e.RetryAfter > 0 {
@@ -48,15 +49,6 @@ func (e *Error) Error() string {
 // server-side failures. Everything else needs a person to change something.
 func (e *Error) Temporary() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // errorBody is Jira's error JSON, shared by v2 and v3 and both deployments.
@@ -169,7 +161,7 @@ func hint(ri reqInfo, e *Error) string {
 // type, an unknown project.
 func badRequestHint(e *Error) string {
 	var hints []string
-	for _, k := range sortedKeys(e.Fields) {
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
 		msg := strings.ToLower(e.Fields[k])
 		switch {
 		case strings.Contains(msg, "cannot be set") || strings.Contains(msg, "not on the appropriate screen"):

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -128,15 +129,7 @@ func (h *hookReceiver) rules() (map[string]int, map[string]int) {
 	for id, n := range h.count {
 		byRule[h.ruleOf[id]] += n
 	}
-	return byRule, maps(h.count)
-}
-
-func maps(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return byRule, maps.Clone(h.count)
 }
 
 // TestAtlassianSourceEndToEnd runs the binary against a fake Admin API that

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -360,7 +361,7 @@ func createScreenProblems(at string, j *config.Jira, meta *jira.CreateMeta) []st
 			}
 		}
 	}
-	for _, k := range sortedKeys(j.CustomFields) {
+	for _, k := range slices.Sorted(maps.Keys(j.CustomFields)) {
 		onScreen("custom_fields."+k, k, "")
 	}
 	for _, f := range meta.Fields {
@@ -385,15 +386,6 @@ func sortedSeverities(m map[alert.Severity]string) []alert.Severity {
 			out = append(out, s)
 		}
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

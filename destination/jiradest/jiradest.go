@@ -36,7 +36,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -433,7 +435,7 @@ func (n *Notifier) fields(dep jira.Deployment, a *alert.Alert, marker string) (m
 		summary, _ = Summary(defaultTemplates.summary, d)
 	}
 	f := make(map[string]any, len(n.cfg.CustomFields)+8)
-	for _, k := range sortedKeys(n.tpl.custom) {
+	for _, k := range slices.Sorted(maps.Keys(n.tpl.custom)) {
 		v, err := renderValue(n.tpl.custom[k], d)
 		if err != nil {
 			fail("custom_fields."+k+": left out", err)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -644,7 +646,7 @@ func rebuild(path string, v any, fn func(path string, leaf any) (any, error)) (a
 		return out, nil
 	case map[string]any:
 		out := make(map[string]any, len(v))
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			r, err := rebuild(path+"."+k, v[k], fn)
 			if err != nil {
 				return nil, err
@@ -654,13 +656,4 @@ func rebuild(path string, v any, fn func(path string, leaf any) (any, error)) (a
 		return out, nil
 	}
 	return fn(path, v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
