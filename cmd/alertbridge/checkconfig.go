@@ -14,13 +14,10 @@ func checkConfig(ctx context.Context, args []string, stdout, stderr io.Writer) i
 Validates FILE and the detection rules under its detections.paths, listing
 every problem at once with its key path and line. Exit 0 when it is valid
 (warnings are printed, and do not fail it), 1 with the problems otherwise.`, stdout, stderr)
-	cfgPath := fs.String("config", "", "read the configuration from `FILE` (YAML)")
+	cfgPath := fs.configFlag()
 	online := fs.Bool("online", false, "also ask each Jira whether the project, issue type, priorities and fields exist and are on the create screen")
 	if code, ok := fs.parse(args); !ok {
 		return code
-	}
-	if *cfgPath == "" {
-		return fs.usageError("--config FILE is required")
 	}
 	if code, ok := fs.needArgs(0, ""); !ok {
 		return code

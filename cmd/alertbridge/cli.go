@@ -21,6 +21,7 @@ type cmdFlags struct {
 	stdout   io.Writer
 	stderr   io.Writer
 	args     []string // the positional arguments, once parsed
+	config   *string  // --config FILE, when the command takes it (configFlag)
 }
 
 func newCmdFlags(name, synopsis, about string, stdout, stderr io.Writer) *cmdFlags {
@@ -32,11 +33,28 @@ func newCmdFlags(name, synopsis, about string, stdout, stderr io.Writer) *cmdFla
 	return &cmdFlags{FlagSet: fs, name: name, synopsis: synopsis, about: about, stdout: stdout, stderr: stderr}
 }
 
+// configFlag declares --config FILE for a command that reads the
+// configuration; parse then requires it.
+func (c *cmdFlags) configFlag() *string {
+	c.config = c.String("config", "", "read the configuration from `FILE` (YAML)")
+	return c.config
+}
+
 // parse reads flags and positional arguments in any order, so that
 // "send-test sec-jira --config FILE" works as well as the documented order;
 // "--" ends the flags. When it returns false the command ends with the
 // code: 0 after --help or -h, 2 after a mistake.
 func (c *cmdFlags) parse(args []string) (int, bool) {
+	if code, ok := c.parseArgs(args); !ok {
+		return code, false
+	}
+	if c.config != nil && *c.config == "" {
+		return c.usageError("--config FILE is required"), false
+	}
+	return 0, true
+}
+
+func (c *cmdFlags) parseArgs(args []string) (int, bool) {
 	for {
 		err := c.FlagSet.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {

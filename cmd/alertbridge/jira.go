@@ -239,12 +239,9 @@ DESTINATION, one of the destinations[].name in FILE, without the queue or
 the database, and reports what the destination answered: the issue it
 created, or its error. Exit 0 when the destination took the alert, 1
 otherwise.`, stdout, stderr)
-	cfgPath := fs.String("config", "", "read the configuration from `FILE` (YAML)")
+	cfgPath := fs.configFlag()
 	if code, ok := fs.parse(args); !ok {
 		return code
-	}
-	if *cfgPath == "" {
-		return fs.usageError("--config FILE is required")
 	}
 	if code, ok := fs.needArgs(1, "DESTINATION"); !ok {
 		return code

@@ -42,12 +42,9 @@ comment events of the destination's issues, signed with
 jira.sync.webhook_secret. When Jira refuses (the account is no Jira
 administrator) it prints the settings to enter by hand, and exits 0; it
 exits 1 on other errors.`, stdout, stderr)
-	cfgPath := fs.String("config", "", "read the configuration from `FILE` (YAML)")
+	cfgPath := fs.configFlag()
 	if code, ok := fs.parse(args); !ok {
 		return code
-	}
-	if *cfgPath == "" {
-		return fs.usageError("--config FILE is required")
 	}
 	if code, ok := fs.needArgs(1, "DESTINATION"); !ok {
 		return code

@@ -41,9 +41,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
-	if *opts.config == "" {
-		return fs.usageError("--config FILE is required")
-	}
 	if code, ok := fs.needArgs(0, ""); !ok {
 		return code
 	}
@@ -85,7 +82,7 @@ requests, lets those in flight and running deliveries finish (each step
 bounded by server.shutdown_timeout), and exits 0. Logs go to stderr.
 Exit 1 when the configuration does not load or the service fails.`, stdout, stderr)
 	return fs, serveOptions{
-		config:      fs.String("config", "", "read the configuration from `FILE` (YAML)"),
+		config:      fs.configFlag(),
 		logFormat:   fs.String("log-format", "json", "write logs as `FORMAT`: json or text"),
 		logLevel:    fs.String("log-level", "info", "log at `LEVEL` and above: debug, info, warn or error"),
 		debugListen: fs.String("debug-listen", "", "serve Go's pprof profiles on `ADDR` (keep it private)"),

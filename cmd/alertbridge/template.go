@@ -46,14 +46,11 @@ notification, whose alerts are printed one after another.
 The deployment is the destination's; with deployment: auto, Jira's
 serverInfo is asked unless --deployment says it. Exit 1 when a template
 fails for the alert.`, stdout, stderr)
-	cfgPath := fs.String("config", "", "read the configuration from `FILE` (YAML)")
+	cfgPath := fs.configFlag()
 	alertPath := fs.String("alert", "", "render for the alert in `FILE` instead of the sample")
 	depFlag := fs.String("deployment", "", "render for Jira `KIND`, cloud or datacenter, instead of the destination's deployment")
 	if code, ok := fs.parse(args); !ok {
 		return code
-	}
-	if *cfgPath == "" {
-		return fs.usageError("--config FILE is required")
 	}
 	if code, ok := fs.needArgs(1, "DESTINATION"); !ok {
 		return code
