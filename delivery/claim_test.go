@@ -49,9 +49,7 @@ func TestClaimedAttemptIsKnownAfterACrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := l.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		testdb.StartJobs(t, l)
 		if got := f.settle(t, d.ID, 10*time.Second); got.State != store.DeliveryDelivered || got.Attempts != 2 || !got.SendingSince.IsZero() {
 			t.Fatalf("delivery %+v, want delivered on attempt 2 with no send in flight", got)
 		}

@@ -65,17 +65,10 @@ func start(t *testing.T, st store.Store, cfg delivery.Config, run bool) (*jobs.L
 	}
 	d := delivery.New(l, st, cfg)
 	d.Start(ctx)
+	t.Cleanup(d.Close) // after the jobs stop: cleanups run last first
 	if run {
-		if err := l.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		testdb.StartJobs(t, l)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = l.Stop(ctx)
-		d.Close()
-	})
 	return l, d
 }
 
@@ -293,9 +286,7 @@ func TestSQLiteOrphanedJobRunsAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testdb.StartJobs(t, l)
 	if got := f.settle(t, d.ID, 10*time.Second); got.State != store.DeliveryDelivered {
 		t.Fatalf("state %s", got.State)
 	}

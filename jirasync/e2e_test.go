@@ -131,14 +131,7 @@ func newE2E(t testing.TB, driver string, layout []siteSpec) *e2e {
 	}
 	syncer := jirasync.New(jl, x.st, sdests, jirasync.Options{})
 	q := delivery.New(jl, x.st, delivery.Config{OnLinked: syncer.OnLinked})
-	if err := jl.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = jl.Stop(sctx)
-	})
+	testdb.StartJobs(t, jl)
 	x.svc = lifecycle.New(x.st, q, nil, lifecycle.Options{OnChange: syncer.OnChange})
 	t.Cleanup(x.svc.Close)
 	var h http.Handler = inbound.New(inbound.Config{Service: x.svc, Store: x.st, Destinations: hdests})

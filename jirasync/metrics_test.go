@@ -13,14 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/jira/sandbox"
 	"github.com/alertbridge/alertbridge/jirasync"
-	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/lifecycle"
-	"github.com/alertbridge/alertbridge/store"
 )
 
 // Reconciles are counted by outcome and the changes they made in Jira by
@@ -30,71 +27,33 @@ import (
 func TestSyncMetrics(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
-		sb, err := sandbox.Start(sandbox.Options{Deployment: jira.DeploymentCloud, Users: []sandbox.User{sandbox.DefaultUser, ann}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = sb.Close() })
-		client := jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud, User: sandbox.DefaultUser.Email,
-			Token: sandbox.DefaultUser.Token, Timeout: 5 * time.Second})
-		st := testdb.Open(t, driver)
-		jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Queues: map[string]int{jirasync.Queue: 5, delivery.Queue: 1},
-			PollInterval: 20 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }})
-		if err != nil {
-			t.Fatal(err)
-		}
 		reg := prometheus.NewRegistry()
 		// quiet-jira syncs but is sent nothing: its counters are at zero.
-		syncer := jirasync.New(jl, st, []jirasync.Destination{{Name: dest, Client: client, Sync: defaultSync()},
-			{Name: "quiet-jira", Client: client, Sync: defaultSync()}},
-			jirasync.Options{Logger: slog.New(slog.DiscardHandler), Metrics: jirasync.NewMetrics(reg)})
-		q := delivery.New(jl, st, delivery.Config{OnLinked: syncer.OnLinked})
-		if err := jl.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = jl.Stop(sctx)
-		})
-		svc := lifecycle.New(st, q, nil, lifecycle.Options{OnChange: syncer.OnChange})
-		t.Cleanup(svc.Close)
-		ref, err := client.CreateIssue(ctx, map[string]any{
-			"project": map[string]string{"key": "SEC"}, "summary": "alert", "issuetype": map[string]string{"name": "Task"},
-		}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := lifecycle.TestAlert(time.Now())
-		if err := st.InTx(ctx, func(tx store.Tx) error {
-			if _, err := tx.InsertAlert(ctx, a); err != nil {
-				return err
-			}
-			return tx.UpsertIssue(ctx, a.AlertID, alert.Issue{Destination: dest, Key: ref.Key, ID: ref.ID, URL: client.BrowseURL(ref.Key)})
-		}); err != nil {
-			t.Fatal(err)
-		}
+		h := newHarnessWith(t, driver, jira.DeploymentCloud, sandbox.Options{}, func(c *jira.Client) []jirasync.Destination {
+			return []jirasync.Destination{{Name: dest, Client: c, Sync: defaultSync()}, {Name: "quiet-jira", Client: c, Sync: defaultSync()}}
+		}, jirasync.Options{Logger: slog.New(slog.DiscardHandler), Metrics: jirasync.NewMetrics(reg)})
+		st, svc, sb := h.st, h.svc, h.sb
 		settle := func() { t.Helper(); testdb.Settle(t, st, 20*time.Second, nil) }
 		setStatus := func(s alert.Status) {
 			t.Helper()
-			if _, err := svc.Update(ctx, a.AlertID, lifecycle.Patch{Status: &s, Actor: "ann"}); err != nil {
+			if _, err := svc.Update(ctx, h.alert, lifecycle.Patch{Status: &s, Actor: "ann"}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		transitions := "/rest/api/3/issue/" + ref.Key + "/transitions"
+		transitions := "/rest/api/3/issue/" + h.key + "/transitions"
 
 		// Status with its note, and the assignee: one reconcile.
 		triaged, email := alert.StatusTriaged, ann.Email
-		if _, err := svc.Update(ctx, a.AlertID, lifecycle.Patch{Status: &triaged, Assignee: &email, Actor: "ann"}); err != nil {
+		if _, err := svc.Update(ctx, h.alert, lifecycle.Patch{Status: &triaged, Assignee: &email, Actor: "ann"}); err != nil {
 			t.Fatal(err)
 		}
 		settle()
 		// A comment from elsewhere, then its edit.
-		if _, err := svc.CommentFrom(ctx, a.AlertID, "bob", "first", "other-jira", "c-1"); err != nil {
+		if _, err := svc.CommentFrom(ctx, h.alert, "bob", "first", "other-jira", "c-1"); err != nil {
 			t.Fatal(err)
 		}
 		settle()
-		if _, err := svc.CommentFrom(ctx, a.AlertID, "bob", "first, edited", "other-jira", "c-1"); err != nil {
+		if _, err := svc.CommentFrom(ctx, h.alert, "bob", "first, edited", "other-jira", "c-1"); err != nil {
 			t.Fatal(err)
 		}
 		settle()
@@ -120,7 +79,7 @@ func TestSyncMetrics(t *testing.T) {
 			}
 			return false
 		})
-		if _, err := svc.Comment(ctx, a.AlertID, "ann", "while it ran"); err != nil {
+		if _, err := svc.Comment(ctx, h.alert, "ann", "while it ran"); err != nil {
 			t.Fatal(err)
 		}
 		settle()
@@ -153,7 +112,7 @@ alertbridge_jira_sync_effects_total{destination="%[1]s",field="status"} 3
 			t.Error(err)
 		}
 		// What was counted is what Jira holds: two comments and four notes.
-		if is, _ := sb.Issue(ref.Key); len(is.Comments) != 6 || is.Status.Name != "In Progress" {
+		if is, _ := sb.Issue(h.key); len(is.Comments) != 6 || is.Status.Name != "In Progress" {
 			t.Errorf("the issue has %d comments and status %s, want 6 and In Progress", len(is.Comments), is.Status.Name)
 		}
 	})

@@ -75,14 +75,7 @@ func newPipeline(t *testing.T, driver string, dep jira.Deployment, sync config.J
 	svc := lifecycle.New(st, q, []lifecycle.Destination{{Destination: route.Destination{Name: dest}, Type: "jira"}},
 		lifecycle.Options{OnChange: syncer.OnChange})
 	t.Cleanup(svc.Close)
-	if err := jl.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = jl.Stop(sctx)
-	})
+	testdb.StartJobs(t, jl)
 	return &pipeline{st: st, svc: svc, sb: sb,
 		person: jira.New(jira.Config{BaseURL: sb.URL(), Deployment: dep, User: person, Token: ann.Token, Timeout: 2 * time.Second})}
 }

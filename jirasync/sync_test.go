@@ -43,8 +43,20 @@ func defaultSync() config.JiraSync {
 }
 
 // newHarness runs the outbound path for real — store, River queue, syncer,
-// alert service — against a sandbox Jira, with one alert linked to one issue.
+// alert service — against a sandbox Jira on SQLite, with one alert linked
+// to one issue of the one destination.
 func newHarness(t *testing.T, dep jira.Deployment, opts sandbox.Options, sync config.JiraSync) *harness {
+	t.Helper()
+	return newHarnessWith(t, "sqlite", dep, opts, func(c *jira.Client) []jirasync.Destination {
+		return []jirasync.Destination{{Name: dest, Client: c, Sync: sync}}
+	}, jirasync.Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+// newHarnessWith is newHarness on a database of the driver given, with the
+// destinations dests makes of the sandbox's client (the alert's issue is in
+// dest) and the syncer's options.
+func newHarnessWith(t *testing.T, driver string, dep jira.Deployment, opts sandbox.Options,
+	dests func(*jira.Client) []jirasync.Destination, syncOpts jirasync.Options) *harness {
 	t.Helper()
 	ctx := context.Background()
 	opts.Deployment = dep
@@ -60,22 +72,15 @@ func newHarness(t *testing.T, dep jira.Deployment, opts sandbox.Options, sync co
 	}
 	client := jira.New(jira.Config{BaseURL: sb.URL(), Deployment: dep, User: user, Token: sandbox.DefaultUser.Token, Timeout: 2 * time.Second})
 
-	st := testdb.Open(t, "sqlite")
+	st := testdb.Open(t, driver)
 	jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Queues: map[string]int{jirasync.Queue: 20, delivery.Queue: 5},
-		Backoff: func(int) time.Duration { return 50 * time.Millisecond }})
+		PollInterval: 20 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	syncer := jirasync.New(jl, st, []jirasync.Destination{{Name: dest, Client: client, Sync: sync}}, jirasync.Options{Logger: slog.New(slog.DiscardHandler)})
+	syncer := jirasync.New(jl, st, dests(client), syncOpts)
 	q := delivery.New(jl, st, delivery.Config{OnLinked: syncer.OnLinked})
-	if err := jl.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = jl.Stop(sctx)
-	})
+	testdb.StartJobs(t, jl)
 	svc := lifecycle.New(st, q, nil, lifecycle.Options{OnChange: syncer.OnChange})
 	t.Cleanup(svc.Close)
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -49,4 +50,19 @@ func Settle(tb testing.TB, st store.Store, within time.Duration, done func() boo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// StartJobs starts a jobs layer whose workers are added, and stops it when
+// the test ends (before the store it runs on closes, which was opened
+// earlier).
+func StartJobs(tb testing.TB, l *jobs.Layer) {
+	tb.Helper()
+	if err := l.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = l.Stop(ctx)
+	})
 }
