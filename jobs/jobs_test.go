@@ -42,18 +42,6 @@ func newLayer(t *testing.T, st store.Store, cfg jobs.Config) (*jobs.Layer, *ping
 	return l, w
 }
 
-func start(t *testing.T, l *jobs.Layer) {
-	t.Helper()
-	if err := l.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = l.Stop(ctx)
-	})
-}
-
 // orphan inserts a job and leaves it as a replica named owner leaves it
 // when it is killed mid-run: running, attempted by owner, whose heartbeat
 // was last written seenAgo ago.
@@ -94,7 +82,7 @@ func TestSilentReplicasJobsResumeElsewhere(t *testing.T) {
 	st := testdb.Open(t, "postgres")
 	l, w := newLayer(t, st, jobs.Config{ID: "survivor", Heartbeat: 50 * time.Millisecond, Dead: time.Second, JobTimeout: time.Hour})
 	orphan(t, st, l, "killed", 0)
-	start(t, l)
+	testdb.StartJobs(t, l)
 	took := waitRuns(t, w, 10*time.Second)
 	if took < 900*time.Millisecond {
 		t.Errorf("the job of a replica last seen %s ago ran after %s, before it counted as silent (1s)", took, took)
@@ -108,6 +96,6 @@ func TestRestartedReplicaTakesBackItsJobs(t *testing.T) {
 	st := testdb.Open(t, "postgres")
 	l, w := newLayer(t, st, jobs.Config{ID: "replica-1", Dead: time.Hour, JobTimeout: time.Hour})
 	orphan(t, st, l, "replica-1", 0)
-	start(t, l)
+	testdb.StartJobs(t, l)
 	waitRuns(t, w, 5*time.Second)
 }
