@@ -190,6 +190,11 @@ func (w *worker) record(ctx context.Context, job *river.Job[Args], d *store.Deli
 			return err
 		}
 		if receipt.Issue != nil {
+			// The alert first, as every change to it and its issue takes
+			// it, so that linking and syncing lock in one order.
+			if _, err := tx.LockAlert(ctx, d.AlertID); err != nil {
+				return err
+			}
 			is := *receipt.Issue
 			is.Destination = d.Destination
 			if err := tx.UpsertIssue(ctx, d.AlertID, is); err != nil {

@@ -426,6 +426,13 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], r *run, rerr 
 	decision := jobs.Decide(classify(rerr), job.Attempt, job.MaxAttempts)
 	var again bool
 	err := s.st.InTx(ctx, func(tx store.Tx) error {
+		// The alert first, as every change's transaction takes it first:
+		// one order for the alert, its sync row and its issue row, or two
+		// transactions on PostgreSQL could each hold what the other waits
+		// for (a Jira webhook's change against this run's record).
+		if _, err := tx.LockAlert(ctx, a.AlertID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		cur, err := tx.LockSync(ctx, a.AlertID, a.Destination)
 		if errors.Is(err, store.ErrNotFound) {
 			cur, err = &store.SyncState{AlertID: a.AlertID, Destination: a.Destination}, nil
