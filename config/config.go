@@ -125,6 +125,9 @@ type Jira struct {
 	Timeout           time.Duration
 	MaxConcurrency    int
 	RequestsPerSecond float64
+	// BulkCreate sends creates that wait for the site together, as one
+	// bulk create of up to 50.
+	BulkCreate bool
 	// SearchLag is how long a just-created issue may be missing from JQL
 	// results; zero means the deployment's default.
 	SearchLag time.Duration

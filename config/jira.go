@@ -41,7 +41,8 @@ func (d *decoder) jira(b *block) *Jira {
 		CustomFields:      d.customFields(b),
 		Timeout:           b.duration("timeout", 30*time.Second, 0, maxTimeout),
 		MaxConcurrency:    b.integer("max_concurrency", 4, 1),
-		RequestsPerSecond: b.positive("requests_per_second", 5),
+		RequestsPerSecond: b.positive("requests_per_second", DefaultJiraRequestsPerSecond),
+		BulkCreate:        b.boolean("bulk_create", true),
 		Sync:              d.jiraSync(b.sub("sync")),
 		SearchLag:         b.duration("search_lag", 0, 0, 10*time.Minute),
 		Reopen:            b.choice("reopen", "reopen", ReopenTransition, ReopenTransition, ReopenNewIssue, ReopenOff),
@@ -54,6 +55,11 @@ func (d *decoder) jira(b *block) *Jira {
 	b.done()
 	return j
 }
+
+// DefaultJiraRequestsPerSecond is a Jira site's request rate by default:
+// the pace of the example cost budget in Atlassian's rate-limiting guide
+// for Jira Cloud (10 calls per second; see the README's Jira section).
+const DefaultJiraRequestsPerSecond = 10
 
 // SandboxURL as a Jira destination's url runs the in-memory sandbox.
 const SandboxURL = "sandbox:"

@@ -58,6 +58,12 @@ type Config struct {
 	// Observer, when set, hears of every request sent and every window a
 	// 429 opens.
 	Observer Observer
+	// Bulk lets CreateIssueBatched send creates that wait for the site at
+	// the same time as one bulk create; off, each is a create of its own.
+	Bulk bool
+	// Senders bounds the requests carrying CreateIssueBatched's creates at
+	// once (default 4); the site's concurrency still bounds all requests.
+	Senders int
 }
 
 // Client calls one Jira. It is safe for concurrent use.
@@ -70,6 +76,8 @@ type Client struct {
 
 	mu  sync.Mutex // serialises detection, so it happens once
 	dep Deployment
+
+	batch *coalescer // nil: no bulk creates
 }
 
 // New returns a client for cfg. It does no I/O.
@@ -86,6 +94,12 @@ func New(cfg Config) *Client {
 	}
 	if c.cfg.UserAgent == "" {
 		c.cfg.UserAgent = "alertbridge"
+	}
+	if cfg.Bulk {
+		c.batch = &coalescer{max: cfg.Senders}
+		if c.batch.max <= 0 {
+			c.batch.max = 4
+		}
 	}
 	return c
 }
@@ -263,27 +277,38 @@ type call struct {
 	in, out      any
 	project      string // for the 403 hint
 	dep          Deployment
+	// prepare, when set, runs once the site has let the request through
+	// and may fill in what to send (a bulk create takes the creates that
+	// queued meanwhile); false sends nothing.
+	prepare func(*call) bool
+	// detach sends the request under a context of its own (bounded by the
+	// timeout): it carries the work of other callers, whose outcome must
+	// not depend on the one that happened to send it.
+	detach bool
 }
 
 // do sends one request through the site's gate and limits and decodes the
 // answer. Transport errors come back wrapped (errors.As finds *url.Error);
 // non-2xx answers come back as *Error.
 func (c *Client) do(ctx context.Context, cl call) error {
+	done, err := c.site.acquire(ctx, cl.kind == KindCreate || cl.kind == KindBulkCreate)
+	if err != nil {
+		return fmt.Errorf("jira: %s %s: waiting for the site: %w", cl.method, cl.path, err)
+	}
+	if cl.prepare != nil && !cl.prepare(&cl) {
+		done(answer{unused: true})
+		return nil
+	}
 	var body []byte
 	if cl.in != nil {
-		var err error
 		if body, err = json.Marshal(cl.in); err != nil {
+			done(answer{unused: true})
 			return fmt.Errorf("jira: %s %s: encoding the request: %w", cl.method, cl.path, err)
 		}
 	}
 	u := c.base + cl.path
 	if len(cl.query) > 0 {
 		u += "?" + cl.query.Encode()
-	}
-
-	done, err := c.site.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("jira: %s %s: waiting for the site: %w", cl.method, cl.path, err)
 	}
 	// Whatever happens below, the site must hear of it: the requests held
 	// behind a probe wait for its answer, or for word that none came.
@@ -297,12 +322,18 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			o.Request(c.siteKey, cl.kind, ans.status, time.Since(sent))
 			if ans.status == http.StatusTooManyRequests {
 				o.RateLimited(c.siteKey, closed.opened, closed.added)
+				if ro, ok := o.(ReasonObserver); ok {
+					ro.RateLimitReason(c.siteKey, ans.reason)
+				}
 			}
 		}
 	}()
 
 	// The timeout starts after queueing: time spent waiting for the site's
 	// limits is not Jira being slow.
+	if cl.detach {
+		ctx = context.WithoutCancel(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var rd io.Reader
@@ -341,15 +372,21 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	// arrive has still closed the site.
 	now := c.site.now()
 	ans.status = resp.StatusCode
+	ans.nearLimit = strings.EqualFold(strings.TrimSpace(resp.Header.Get("X-RateLimit-NearLimit")), "true")
 	if resp.StatusCode == http.StatusTooManyRequests {
 		ans.until = now.Add(retryAfter(resp.Header, now))
+		ans.reason = resp.Header.Get("RateLimit-Reason")
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return fmt.Errorf("jira: %s %s: reading the %d answer: %w", cl.method, cl.path, resp.StatusCode, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newError(reqInfo{method: cl.method, path: cl.path, project: cl.project, bearer: bearer, deployment: cl.dep}, resp, data, now)
+		e := newError(reqInfo{method: cl.method, path: cl.path, project: cl.project, bearer: bearer, deployment: cl.dep}, resp, data, now)
+		if cl.kind == KindBulkCreate && resp.StatusCode == http.StatusBadRequest {
+			e.bulk = parseBulkError(data)
+		}
+		return e
 	}
 	if cl.out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, cl.out); err != nil {

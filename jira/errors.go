@@ -23,6 +23,8 @@ type Error struct {
 	Fields     map[string]string // Jira's errors: field id → message
 	RetryAfter time.Duration     // for 429: how long the site is closed
 	Hint       string            // what to do about it
+
+	bulk *bulkAnswer // a bulk create's 400: the element errors it lists
 }
 
 func (e *Error) Error() string {

@@ -24,6 +24,14 @@ type Observer interface {
 	RateLimited(site string, opened bool, closed time.Duration)
 }
 
+// ReasonObserver is an Observer that also hears why Jira limited a site:
+// the RateLimit-Reason header of a 429 (jira-burst-based,
+// jira-per-issue-on-write, jira-quota-tenant-based, …; empty when Jira
+// gave none).
+type ReasonObserver interface {
+	RateLimitReason(site, reason string)
+}
+
 // RequestKind says what a request was for, a small fixed set so that it
 // can label a metric.
 type RequestKind string
@@ -32,6 +40,7 @@ const (
 	KindServerInfo      RequestKind = "server_info"
 	KindMyself          RequestKind = "myself"
 	KindCreate          RequestKind = "create"
+	KindBulkCreate      RequestKind = "bulk_create"
 	KindGet             RequestKind = "get"
 	KindEdit            RequestKind = "edit"
 	KindSearch          RequestKind = "search"
@@ -49,7 +58,7 @@ const (
 
 // RequestKinds lists every kind a client sends, for initialising metrics.
 func RequestKinds() []RequestKind {
-	return []RequestKind{KindServerInfo, KindMyself, KindCreate, KindGet, KindEdit, KindSearch,
+	return []RequestKind{KindServerInfo, KindMyself, KindCreate, KindBulkCreate, KindGet, KindEdit, KindSearch,
 		KindTransitions, KindTransition, KindComment, KindComments, KindCommentEdit, KindUserSearch,
 		KindUser, KindAssign, KindCreateMeta, KindWebhookRegister}
 }

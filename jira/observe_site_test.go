@@ -16,7 +16,7 @@ func TestWindowLengthensByWhatEach429Adds(t *testing.T) {
 	ctx := context.Background()
 	var dones []func(answer) closing
 	for range 4 {
-		done, err := s.acquire(ctx)
+		done, err := s.acquire(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}

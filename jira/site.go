@@ -2,6 +2,7 @@ package jira
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,11 +38,49 @@ type Site struct {
 	parked    int           // requests waiting at the gate, so tests can wait for a state instead of sleeping
 	wake      chan struct{} // closed and replaced when the gate moves, so waiters re-read it
 
+	// creates counts create requests on their way through acquire; near
+	// the limit (nearLimit: Jira's last answer said X-RateLimit-NearLimit)
+	// other requests let them go first.
+	creates   int
+	nearLimit bool
+
+	// key and budget, when set, share the site's window (and with a
+	// SharedRate its pace) with every process using the same database.
+	key    string
+	budget Budget
+
 	lagMu      sync.Mutex // see indexlag.go
 	lag        time.Duration
 	lagAt      time.Time
 	lagProbing bool
 }
+
+// Budget keeps what every process on one database must agree on about a
+// Jira site: the Retry-After window a 429 opened, so that a 429 one replica
+// received closes the site for all, and a process that starts inside a
+// window knows of it.
+type Budget interface {
+	// Block records that site is closed until until; a later window
+	// already recorded stays.
+	Block(ctx context.Context, site string, until time.Time) error
+	// BlockedUntil reads the site's recorded window (zero: none).
+	BlockedUntil(ctx context.Context, site string) (time.Time, error)
+}
+
+// SharedRate is a Budget that also paces the site's requests across
+// processes: one request rate for the site, not one per replica.
+type SharedRate interface {
+	Budget
+	// Reserve takes the site's next request slot, requests spaced interval
+	// apart, and says how long to wait before sending it, and the window
+	// recorded for the site (which, when it has not passed, the request
+	// must wait out instead).
+	Reserve(ctx context.Context, site string, interval time.Duration) (wait time.Duration, blockedUntil time.Time, err error)
+}
+
+// budgetTimeout bounds one call to the Budget: a database that does not
+// answer must not hold Jira traffic for long.
+const budgetTimeout = 2 * time.Second
 
 // SiteOption configures a Site.
 type SiteOption func(*Site)
@@ -129,14 +168,18 @@ func (s *Site) broadcast() {
 
 // answer is what the Site learns from a request it let through.
 type answer struct {
-	status int       // 0: no answer (transport error, timeout, cancelled)
-	until  time.Time // for a 429: the end of the window it announced
+	status    int       // 0: no answer (transport error, timeout, cancelled)
+	until     time.Time // for a 429: the end of the window it announced
+	reason    string    // for a 429: RateLimit-Reason
+	nearLimit bool      // X-RateLimit-NearLimit: true
+	unused    bool      // the pass was not used: nothing was sent
 }
 
 // pass is one request's way through the gate.
 type pass struct {
-	probe bool   // it holds the probe's place
-	gen   uint64 // Site.gen when it was sent, for a probe
+	probe  bool   // it holds the probe's place
+	gen    uint64 // Site.gen when it was sent, for a probe
+	create bool   // a create: near the limit it goes first
 }
 
 // acquire waits for the gate, a concurrency slot and a rate token, in that
@@ -148,8 +191,14 @@ type pass struct {
 // The returned func must be called once, with what became of the request:
 // it frees the slot, closes the site on a 429 (saying what that did to the
 // window) and, for the probe, lets the requests behind it go.
-func (s *Site) acquire(ctx context.Context) (func(answer) closing, error) {
-	p := &pass{}
+func (s *Site) acquire(ctx context.Context, create bool) (func(answer) closing, error) {
+	p := &pass{create: create}
+	if create {
+		s.mu.Lock()
+		s.creates++
+		s.mu.Unlock()
+		defer s.createGone()
+	}
 	for {
 		if err := s.waitGate(ctx, p); err != nil {
 			s.abandon(p)
@@ -163,12 +212,13 @@ func (s *Site) acquire(ctx context.Context) (func(answer) closing, error) {
 				return nil, ctx.Err()
 			}
 		}
-		if s.limiter != nil {
-			if err := s.limiter.Wait(ctx); err != nil {
-				s.freeSlot()
-				s.abandon(p)
-				return nil, err
+		if err := s.pace(ctx); err != nil {
+			s.freeSlot()
+			if errors.Is(err, errWindow) {
+				continue // the gate now holds the window another process saw
 			}
+			s.abandon(p)
+			return nil, err
 		}
 		if s.enter(p) {
 			return func(a answer) closing { return s.answered(p, a) }, nil
@@ -177,12 +227,75 @@ func (s *Site) acquire(ctx context.Context) (func(answer) closing, error) {
 	}
 }
 
+// errWindow says the shared budget knew of a window this process did not.
+var errWindow = errors.New("jira: the site is closed by a Retry-After another process received")
+
+// pace waits for the site's next request slot: the shared one when the
+// budget paces across processes, else this process's limiter. A shared
+// budget that fails to answer falls back to the local limiter: sharing is
+// lost for that request, not the request.
+func (s *Site) pace(ctx context.Context) error {
+	if sr, ok := s.budget.(SharedRate); ok && s.interval() > 0 {
+		bctx, cancel := context.WithTimeout(ctx, budgetTimeout)
+		wait, until, err := sr.Reserve(bctx, s.key, s.interval())
+		cancel()
+		if err == nil {
+			if s.now().Before(until) {
+				s.Block(until)
+				return errWindow
+			}
+			return sleepCtx(ctx, wait)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if s.limiter != nil {
+		return s.limiter.Wait(ctx)
+	}
+	return nil
+}
+
+// interval is the spacing of requests the limiter allows on average.
+func (s *Site) interval() time.Duration {
+	if s.limiter == nil || s.limiter.Limit() <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / float64(s.limiter.Limit()))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (s *Site) createGone() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.creates--
+	if s.creates == 0 && s.nearLimit {
+		s.broadcast()
+	}
+}
+
 // waitGate returns once p may pass the gate, or ctx is done.
 func (s *Site) waitGate(ctx context.Context, p *pass) error {
 	for {
 		s.mu.Lock()
 		left := s.blockedUntil.Sub(s.now())
-		open := left <= 0 && s.mayGo(p)
+		// Near the limit, requests other than creates wait while creates
+		// are queued: a new alert's issue matters more than a sync.
+		yield := s.nearLimit && !p.create && s.creates > 0
+		open := left <= 0 && !yield && s.mayGo(p)
 		wake := s.wake
 		if !open {
 			s.parked++
@@ -269,14 +382,26 @@ func (s *Site) answered(p *pass, a answer) closing {
 	if a.status == http.StatusTooManyRequests {
 		c = s.block(a.until)
 	}
+	if a.status != 0 && a.nearLimit != s.nearLimit {
+		s.nearLimit = a.nearLimit
+		s.broadcast()
+	}
 	if p.probe {
 		p.probe, s.probing = false, false
-		if a.status != http.StatusTooManyRequests && s.gen == p.gen {
+		if !a.unused && a.status != http.StatusTooManyRequests && s.gen == p.gen {
 			s.reopening = false
 		}
 		s.broadcast()
 	}
 	s.mu.Unlock()
+	if a.status == http.StatusTooManyRequests && s.budget != nil {
+		// Before the slot is freed: the other replicas must hear of the
+		// window as soon as this one does. A failure costs them a 429 of
+		// their own, not correctness here.
+		ctx, cancel := context.WithTimeout(context.Background(), budgetTimeout)
+		_ = s.budget.Block(ctx, s.key, a.until)
+		cancel()
+	}
 	// Only now: a request that takes this slot must already see the window
 	// this answer opened.
 	s.freeSlot()
@@ -292,15 +417,26 @@ func (s *Site) freeSlot() {
 // Sites hands out one Site per Jira site (scheme and host), so destinations
 // on the same site share its limits.
 type Sites struct {
-	mu    sync.Mutex
-	sites map[string]*Site
+	mu     sync.Mutex
+	sites  map[string]*Site
+	budget Budget
 }
 
 // NewSites returns an empty registry.
 func NewSites() *Sites { return &Sites{sites: map[string]*Site{}} }
 
+// SetBudget makes the Sites created from now on share their windows (and,
+// for a SharedRate, their pace) through b.
+func (s *Sites) SetBudget(b Budget) {
+	s.mu.Lock()
+	s.budget = b
+	s.mu.Unlock()
+}
+
 // Get returns the Site for baseURL's scheme and host, creating it with rps
 // and conc the first time; later callers share the first caller's limits.
+// A new Site starts closed when the budget records a window that has not
+// passed: a process that starts inside one keeps to it.
 func (s *Sites) Get(baseURL string, rps float64, conc int) *Site {
 	key := siteKey(baseURL)
 	s.mu.Lock()
@@ -309,6 +445,14 @@ func (s *Sites) Get(baseURL string, rps float64, conc int) *Site {
 		return site
 	}
 	site := NewSite(rps, conc)
+	if s.budget != nil {
+		site.key, site.budget = key, s.budget
+		ctx, cancel := context.WithTimeout(context.Background(), budgetTimeout)
+		if until, err := s.budget.BlockedUntil(ctx, key); err == nil && site.now().Before(until) {
+			site.Block(until)
+		}
+		cancel()
+	}
 	s.sites[key] = site
 	return site
 }

@@ -62,7 +62,7 @@ func TestSiteWindowFollowsItsClock(t *testing.T) {
 	clock.Add(time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	done, err := s.acquire(ctx)
+	done, err := s.acquire(ctx, false)
 	if err != nil {
 		t.Fatalf("acquire after the clock passed the window: %v", err)
 	}
@@ -405,7 +405,7 @@ func TestAbandonedProbePromotesTheNextWaiter(t *testing.T) {
 	s := NewSite(0, 1)
 	ctx := context.Background()
 	// The one slot is taken by a request sent before the 429.
-	inFlight, err := s.acquire(ctx)
+	inFlight, err := s.acquire(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestAbandonedProbePromotesTheNextWaiter(t *testing.T) {
 	pctx, cancel := context.WithCancel(ctx)
 	probeErr := make(chan error, 1)
 	go func() {
-		_, err := s.acquire(pctx)
+		_, err := s.acquire(pctx, false)
 		probeErr <- err
 	}()
 	waitForState(t, "a probe", func() bool { _, probing, _ := gateState(s); return probing })
@@ -426,7 +426,7 @@ func TestAbandonedProbePromotesTheNextWaiter(t *testing.T) {
 	passed := make(chan result, 2)
 	for range 2 {
 		go func() {
-			done, err := s.acquire(ctx)
+			done, err := s.acquire(ctx, false)
 			passed <- result{done, err}
 		}()
 	}
@@ -473,12 +473,12 @@ func TestProbeAnsweredAfterANewer429ProvesNothing(t *testing.T) {
 	clock := newSiteClock()
 	s := NewSite(0, 0, WithClock(clock.Now))
 	ctx := context.Background()
-	early, err := s.acquire(ctx) // sent while the site was open
+	early, err := s.acquire(ctx, false) // sent while the site was open
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Block(clock.Now())
-	probe, err := s.acquire(ctx)
+	probe, err := s.acquire(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +487,7 @@ func TestProbeAnsweredAfterANewer429ProvesNothing(t *testing.T) {
 	if _, probing, reopening := gateState(s); probing || !reopening {
 		t.Fatalf("probing %v, reopening %v; want a new probe to be due", probing, reopening)
 	}
-	next, err := s.acquire(ctx)
+	next, err := s.acquire(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}

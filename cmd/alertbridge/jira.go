@@ -58,7 +58,10 @@ func newJiraEnv(logger *slog.Logger) *jiraEnv {
 
 // observe makes the clients built from now on count their requests in
 // reg.
-func (e *jiraEnv) observe(reg prometheus.Registerer) { e.metrics = newJiraMetrics(reg) }
+func (e *jiraEnv) observe(reg prometheus.Registerer) {
+	e.metrics = newJiraMetrics(reg)
+	e.metrics.logger = e.logger
+}
 
 // jiraMetrics are the jira.Observer of every client: requests by site,
 // kind and status class, and the Retry-After windows of each site.
@@ -67,6 +70,8 @@ type jiraMetrics struct {
 	duration *prometheus.HistogramVec
 	windows  *prometheus.CounterVec
 	closed   *prometheus.CounterVec
+	reasons  *prometheus.CounterVec
+	logger   *slog.Logger
 }
 
 func newJiraMetrics(reg prometheus.Registerer) *jiraMetrics {
@@ -89,7 +94,11 @@ func newJiraMetrics(reg prometheus.Registerer) *jiraMetrics {
 			Help: "Time Jira sites were closed by Retry-After, counted when each window opens or is lengthened.",
 		}, []string{"site"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.windows, m.closed)
+	m.reasons = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "alertbridge_jira_rate_limit_reasons_total",
+		Help: "429 answers from Jira by site and RateLimit-Reason (none: Jira gave no reason).",
+	}, []string{"site", "reason"})
+	reg.MustRegister(m.requests, m.duration, m.windows, m.closed, m.reasons)
 	return m
 }
 
@@ -108,6 +117,29 @@ func (m *jiraMetrics) site(key string) {
 func (m *jiraMetrics) Request(site string, kind jira.RequestKind, status int, took time.Duration) {
 	m.requests.WithLabelValues(site, string(kind), jira.StatusClass(status)).Inc()
 	m.duration.WithLabelValues(site, string(kind)).Observe(took.Seconds())
+}
+
+// RateLimitReason counts and logs why Jira limited a site. The reason
+// labels a metric, so an unexpected value is bounded to a short token.
+func (m *jiraMetrics) RateLimitReason(site, reason string) {
+	r := rateLimitReason(reason)
+	m.reasons.WithLabelValues(site, r).Inc()
+	if m.logger != nil {
+		m.logger.Warn("Jira rate limited the site", "site", site, "reason", r)
+	}
+}
+
+func rateLimitReason(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "none"
+	}
+	if len(s) > 40 || strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9'))
+	}) >= 0 {
+		return "other"
+	}
+	return s
 }
 
 func (m *jiraMetrics) RateLimited(site string, opened bool, closed time.Duration) {
@@ -192,7 +224,7 @@ func (e *jiraEnv) newClient(j *config.Jira) (*jira.Client, *jira.Site, error) {
 	jc := jira.Config{
 		BaseURL: j.URL, Deployment: deploymentOf(j.Deployment), AuthScheme: j.Auth,
 		User: j.Email, Token: j.Token.Value(), HTTP: e.http, Timeout: j.Timeout,
-		UserAgent: "alertbridge/" + version,
+		UserAgent: "alertbridge/" + version, Bulk: j.BulkCreate, Senders: j.MaxConcurrency,
 	}
 	if j.Sandbox() {
 		dep := jc.Deployment

@@ -121,6 +121,9 @@ func runServer(ctx context.Context, cfgPath string, cfg *config.Config, logger *
 	jenv := newJiraEnv(logger)
 	defer jenv.Close()
 	jenv.observe(reg)
+	// Jira sites' Retry-After windows (and on PostgreSQL their pace) are
+	// kept in the database, shared by every replica and by the next start.
+	jenv.sites.SetBudget(store.NewJiraBudget(st))
 	notifiers, err := buildNotifiers(cfg, jenv)
 	if err != nil {
 		return err

@@ -194,7 +194,9 @@ func (n *Notifier) Notify(ctx context.Context, note destination.Notification) (d
 		prop = string(b)
 	}
 	props := map[string]any{PropertyKey: prop}
-	ref, err := n.cfg.Client.CreateIssue(ctx, fields, props)
+	// Batched: in a storm, creates waiting for the site share a bulk
+	// create; each still has its own marker and its own error.
+	ref, err := n.cfg.Client.CreateIssueBatched(ctx, fields, props)
 	if err != nil {
 		return destination.Receipt{}, n.done(note, true, classify(fmt.Errorf("create issue: %w", err)))
 	}

@@ -5,6 +5,7 @@ package benchutil
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Ms is d in milliseconds, for printing.
@@ -148,4 +151,28 @@ func Do(c *http.Client, req *http.Request) (status int, took time.Duration, err 
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, time.Since(start), nil
+}
+
+// FreshDatabase creates a database of its own on the PostgreSQL server of
+// the admin URL admin and returns its URL.
+func FreshDatabase(admin string) (string, error) {
+	if admin == "" {
+		return "", fmt.Errorf("-pg-url (or ALERTBRIDGE_TEST_POSTGRES_URL) is required for postgres")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	u := admin
+	query := ""
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u, query = u[:i], u[i:]
+	}
+	return u[:strings.LastIndexByte(u, '/')] + "/" + name + query, nil
 }

@@ -554,6 +554,10 @@ func (s *Sandbox) bulkCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, []string{"Can not deserialize the request body"}, nil)
 		return
 	}
+	if len(in.IssueUpdates) > 50 {
+		writeError(w, http.StatusBadRequest, []string{"Bulk create is limited to 50 issues a request."}, nil)
+		return
+	}
 	created := []map[string]any{}
 	failed := []map[string]any{}
 	var payloads [][]byte

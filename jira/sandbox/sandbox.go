@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,11 @@ type Sandbox struct {
 	requests   []RecordedRequest
 	faults     []*fault
 	rng        *rand.Rand
+
+	// the RateLimit bucket
+	tokens       float64
+	bucketAt     time.Time
+	limitedUntil time.Time
 
 	hooks    *hookSender
 	closeMux sync.Once
@@ -387,6 +393,17 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if strings.HasPrefix(r.URL.Path, "/rest/") {
+		if ra, limited := s.admit(w); limited {
+			setStatus(http.StatusTooManyRequests, "rate-limit", ra)
+			s.mu.Lock()
+			s.requests[idx].Answered = time.Now()
+			s.mu.Unlock()
+			writeError(w, http.StatusTooManyRequests, []string{"Rate limit exceeded."}, nil)
+			return
+		}
+	}
+
 	f := s.pickFault(r)
 	if f != nil {
 		switch f.Kind {
@@ -538,4 +555,38 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	if err := json.NewEncoder(w).Encode(v); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
 		return
 	}
+}
+
+// admit spends one token of the RateLimit bucket, or refuses the request:
+// the bucket is empty, or a window announced earlier is still running.
+func (s *Sandbox) admit(w http.ResponseWriter) (time.Duration, bool) {
+	if s.opts.RateLimit <= 0 {
+		return 0, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	burst := max(1, s.opts.RateLimit)
+	if s.bucketAt.IsZero() {
+		s.tokens, s.bucketAt = burst, now
+	}
+	s.tokens = min(burst, s.tokens+now.Sub(s.bucketAt).Seconds()*s.opts.RateLimit)
+	s.bucketAt = now
+	if now.After(s.limitedUntil) && s.tokens >= 1 {
+		s.tokens--
+		if s.opts.NearLimit && s.tokens < burst/5 {
+			w.Header().Set("X-RateLimit-NearLimit", "true")
+		}
+		return 0, false
+	}
+	ra := s.opts.RateLimitWindow
+	if ra <= 0 {
+		ra = time.Second
+	}
+	secs := int((ra + time.Second - 1) / time.Second)
+	ra = time.Duration(secs) * time.Second
+	s.limitedUntil = now.Add(ra)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	w.Header().Set("RateLimit-Reason", "jira-burst-based")
+	return ra, true
 }

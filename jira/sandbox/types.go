@@ -44,6 +44,17 @@ type Options struct {
 	// Anonymous lets requests without credentials through as the first user,
 	// for trying the sandbox by hand.
 	Anonymous bool
+	// RateLimit, when positive, admits that many REST requests a second
+	// (bursting to one second's worth), as a Jira site's burst limit
+	// does, and answers the others 429 with Retry-After: RateLimitWindow
+	// (default 1s) and RateLimit-Reason: jira-burst-based. A request that
+	// arrives inside a window it announced is refused again.
+	RateLimit       float64
+	RateLimitWindow time.Duration
+	// NearLimit sends X-RateLimit-NearLimit: true on answers while less
+	// than a fifth of the RateLimit bucket is left, as Jira does when less
+	// than 20% of a budget remains.
+	NearLimit bool
 }
 
 // Project is a Jira project.

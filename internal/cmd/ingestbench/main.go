@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 )
 
 var debugListen = flag.String("debug-listen", "", "pass --debug-listen to the server, to profile it during a run")
@@ -95,7 +94,7 @@ func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, du
 	defer os.RemoveAll(dir)
 	storeURL := "sqlite://" + filepath.Join(dir, "bench.db")
 	if storage == "postgres" {
-		if storeURL, err = freshDatabase(pgURL); err != nil {
+		if storeURL, err = benchutil.FreshDatabase(pgURL); err != nil {
 			return result{}, err
 		}
 	}
@@ -194,24 +193,3 @@ func load(op func(context.Context) (time.Duration, bool), n int, d time.Duration
 	return all, errs.Load()
 }
 
-func freshDatabase(admin string) (string, error) {
-	if admin == "" {
-		return "", fmt.Errorf("-pg-url (or ALERTBRIDGE_TEST_POSTGRES_URL) is required for postgres")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", err
-	}
-	u := admin
-	query := ""
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		u, query = u[:i], u[i:]
-	}
-	return u[:strings.LastIndexByte(u, '/')] + "/" + name + query, nil
-}
