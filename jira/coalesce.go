@@ -22,13 +22,13 @@ import (
 
 // pendingCreate is one create waiting to be sent.
 type pendingCreate struct {
-	body    createBody
+	body     createBody
 	taken    bool          // a request carries it
 	promoted bool          // handed a sender's place it has not taken up yet
 	promote  chan struct{} // wakes it when promoted (buffered: one signal)
-	done    chan struct{} // closed once ref or err is set
-	ref     *IssueRef
-	err     error
+	done     chan struct{} // closed once ref or err is set
+	ref      *IssueRef
+	err      error
 }
 
 // coalescer queues one client's creates and keeps at most senders of

@@ -27,7 +27,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 var debugListen = flag.String("debug-listen", "", "pass --debug-listen to the server, to profile it during a run")
@@ -192,4 +191,3 @@ func load(op func(context.Context) (time.Duration, bool), n int, d time.Duration
 	wg.Wait()
 	return all, errs.Load()
 }
-

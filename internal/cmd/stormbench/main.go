@@ -7,13 +7,16 @@
 // same-run baseline, off, and prints for each:
 //
 //   - the time from the first post until the last issue exists;
+//
 //   - Jira requests per alert (every REST request the sandbox received);
+//
 //   - issues created, and alerts with exactly one issue (both must be N);
+//
 //   - 429s answered, and requests that arrived inside a Retry-After window
 //     the sandbox had announced (must be 0).
 //
-//	go run ./internal/cmd/stormbench -pg-url postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
-//	go run ./internal/cmd/stormbench -storage sqlite -baseline-alerts 1000
+//     go run ./internal/cmd/stormbench -pg-url postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+//     go run ./internal/cmd/stormbench -storage sqlite -baseline-alerts 1000
 package main
 
 import (
@@ -49,18 +52,18 @@ func (r result) reqsPerAlert() float64 { return float64(r.requests) / float64(r.
 
 func main() {
 	var (
-		bin       = flag.String("bin", "", "alertbridge binary (default: build ./cmd/alertbridge)")
-		storage   = flag.String("storage", "sqlite,postgres", "comma-separated: sqlite, postgres")
-		pgURL     = flag.String("pg-url", os.Getenv("ALERTBRIDGE_TEST_POSTGRES_URL"), "PostgreSQL admin URL (a database is created per run)")
-		replicas  = flag.Int("replicas", 2, "replicas sharing PostgreSQL")
-		alerts    = flag.Int("alerts", 5000, "alerts in the storm")
-		baseline  = flag.Int("baseline-alerts", 5000, "alerts in the same storm with bulk creates off (0: skip it)")
-		clients   = flag.Int("clients", 32, "concurrent posting clients, spread over the replicas")
-		jiraRate  = flag.Float64("jira-rate", 10, "requests a second the Jira sandbox admits per site")
-		siteRate  = flag.Float64("rate", 0, "alertbridge's requests_per_second (0: its default)")
-		runs      = flag.Int("runs", 1, "runs of each; the medians are reported")
-		deadline  = flag.Duration("deadline", 15*time.Minute, "longest a run may take to drain")
-		indexLag  = flag.Duration("index-lag", time.Second, "the sandbox's search index lag")
+		bin      = flag.String("bin", "", "alertbridge binary (default: build ./cmd/alertbridge)")
+		storage  = flag.String("storage", "sqlite,postgres", "comma-separated: sqlite, postgres")
+		pgURL    = flag.String("pg-url", os.Getenv("ALERTBRIDGE_TEST_POSTGRES_URL"), "PostgreSQL admin URL (a database is created per run)")
+		replicas = flag.Int("replicas", 2, "replicas sharing PostgreSQL")
+		alerts   = flag.Int("alerts", 5000, "alerts in the storm")
+		baseline = flag.Int("baseline-alerts", 5000, "alerts in the same storm with bulk creates off (0: skip it)")
+		clients  = flag.Int("clients", 32, "concurrent posting clients, spread over the replicas")
+		jiraRate = flag.Float64("jira-rate", 10, "requests a second the Jira sandbox admits per site")
+		siteRate = flag.Float64("rate", 0, "alertbridge's requests_per_second (0: its default)")
+		runs     = flag.Int("runs", 1, "runs of each; the medians are reported")
+		deadline = flag.Duration("deadline", 15*time.Minute, "longest a run may take to drain")
+		indexLag = flag.Duration("index-lag", time.Second, "the sandbox's search index lag")
 	)
 	flag.Parse()
 	storeList := strings.Split(*storage, ",")
