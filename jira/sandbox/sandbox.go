@@ -300,6 +300,7 @@ func (c StoredComment) clone() StoredComment {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	body   *bytes.Buffer // a copy of what was written, when answers are validated
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -312,6 +313,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if w.body != nil {
+		w.body.Write(b)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -485,8 +489,18 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	sw := &statusWriter{ResponseWriter: w}
+	if s.opts.ValidateAnswer != nil {
+		sw.body = &bytes.Buffer{}
+	}
 	s.mux.ServeHTTP(sw, r)
 	setStatus(sw.status, faultName(f), 0)
+	if s.opts.ValidateAnswer != nil && strings.HasPrefix(r.URL.Path, "/rest/") {
+		if err := s.opts.ValidateAnswer(r, sw.status, w.Header(), sw.body.Bytes()); err != nil {
+			s.mu.Lock()
+			s.requests[idx].ValidationError = err.Error()
+			s.mu.Unlock()
+		}
+	}
 }
 
 func faultName(f *fault) string {

@@ -36,6 +36,10 @@ type Options struct {
 	// answers 400 and is kept in ValidationErrors. openapicheck provides one
 	// that checks Atlassian's OpenAPI specs.
 	Validate func(r *http.Request, body []byte) error
+	// ValidateAnswer, when set, checks each answer the sandbox serves
+	// (not those a fault replaces); an error is kept in ValidationErrors.
+	// openapicheck's CheckAnswer checks it against Atlassian's spec.
+	ValidateAnswer func(r *http.Request, status int, header http.Header, body []byte) error
 	// Seed makes fault injection deterministic.
 	Seed uint64
 	// BaseURL is used in self links when the Sandbox is served by someone

@@ -236,6 +236,36 @@ func (c *Checker) Check(r *http.Request, body []byte) error {
 	return nil
 }
 
+// CheckAnswer validates an answer to r against the operation's response
+// in the spec: its status is one the spec lists (or a default), and its
+// JSON body matches the schema given for it.
+func (c *Checker) CheckAnswer(r *http.Request, status int, header http.Header, body []byte) error {
+	path := strings.TrimPrefix(r.URL.Path, c.prefix)
+	rt, params := c.find(path)
+	if rt == nil {
+		return fmt.Errorf("no path in the spec matches %s", r.URL.Path)
+	}
+	op := rt.item.GetOperation(r.Method)
+	if op == nil {
+		return fmt.Errorf("the spec has no %s %s", r.Method, rt.path)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request:    r,
+			PathParams: params,
+			Route:      &routers.Route{Spec: c.doc, Path: rt.path, PathItem: rt.item, Method: r.Method, Operation: op},
+		},
+		Status:  status,
+		Header:  header,
+		Body:    readCloser{bytes.NewReader(body)},
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return fmt.Errorf("answer %d to %s %s (spec %s): %w", status, r.Method, r.URL.Path, rt.path, err)
+	}
+	return nil
+}
+
 type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
