@@ -1,0 +1,156 @@
+package store_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/store"
+)
+
+func openShared(t *testing.T, url string) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestJiraBudgetWindows: a 429's window is in the database, a later window
+// is never shortened by an earlier one, and a process that starts inside
+// it (a second Sites on the same database) starts with the site closed.
+func TestJiraBudgetWindows(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		url := testdb.URL(t, driver)
+		b := store.NewJiraBudget(openShared(t, url))
+		const site = "https://example.atlassian.net"
+		if until, err := b.BlockedUntil(ctx, site); err != nil || !until.IsZero() {
+			t.Fatalf("a site never limited: %v %v", until, err)
+		}
+		later := time.Now().Add(3 * time.Second).Truncate(time.Microsecond)
+		if err := b.Block(ctx, site, later); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Block(ctx, site, later.Add(-2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if until, err := b.BlockedUntil(ctx, site); err != nil || !until.Equal(later) {
+			t.Fatalf("window %v %v, want %v", until, err, later)
+		}
+
+		// A restart: a new process on the same database.
+		sites := jira.NewSites()
+		sites.SetBudget(store.NewJiraBudget(openShared(t, url)))
+		s := sites.Get(site+"/jira", 10, 4)
+		if got := s.BlockedUntil(); !got.Equal(later) {
+			t.Errorf("the restarted process sees the site closed until %v, want %v", got, later)
+		}
+		other := sites.Get("https://other.atlassian.net", 10, 4)
+		if got := other.BlockedUntil(); !got.IsZero() {
+			t.Errorf("another site is closed until %v", got)
+		}
+	})
+}
+
+// TestJiraBudgetPace: on PostgreSQL two replicas draw from one pace, so
+// together they reserve slots spaced by the interval, not two at a time;
+// a quiet site's first request waits for nothing.
+func TestJiraBudgetPace(t *testing.T) {
+	url := testdb.URL(t, "postgres")
+	ctx := context.Background()
+	var replicas []jira.SharedRate
+	for range 2 {
+		b, ok := store.NewJiraBudget(openShared(t, url)).(jira.SharedRate)
+		if !ok {
+			t.Fatal("the PostgreSQL budget does not pace")
+		}
+		replicas = append(replicas, b)
+	}
+	const site, interval, n = "https://example.atlassian.net", 100 * time.Millisecond, 20
+	start := time.Now()
+	if wait, _, err := replicas[0].Reserve(ctx, site, interval); err != nil || wait > 10*time.Millisecond {
+		t.Fatalf("first request waits %v (%v)", wait, err)
+	}
+	var (
+		mu    sync.Mutex
+		slots []time.Time
+		wg    sync.WaitGroup
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait, until, err := replicas[i%2].Reserve(ctx, site, interval)
+			if err != nil || !until.IsZero() {
+				t.Errorf("reserve: %v %v", until, err)
+				return
+			}
+			mu.Lock()
+			slots = append(slots, time.Now().Add(wait))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	// 21 slots 100 ms apart: the last is 2 s after the first, whichever
+	// replica took it.
+	var last time.Time
+	for _, s := range slots {
+		if s.After(last) {
+			last = s
+		}
+	}
+	if span := last.Sub(start); span < n*interval-50*time.Millisecond {
+		t.Errorf("%d slots over two replicas span %v, want about %v", n+1, span, n*interval)
+	}
+	// A window another replica recorded comes back with the reservation.
+	until := time.Now().Add(time.Second)
+	if err := replicas[1].Block(ctx, site, until); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := replicas[0].Reserve(ctx, site, interval); err != nil || got.Before(until.Add(-time.Millisecond)) {
+		t.Errorf("the reservation shows the window %v (%v), want %v", got, err, until)
+	}
+}
+
+// TestSharedWindowHoldsEveryReplica: a window one replica recorded (as its
+// Site does on a 429) holds a client of another replica before it sends.
+func TestSharedWindowHoldsEveryReplica(t *testing.T) {
+	url := testdb.URL(t, "postgres")
+	var hits atomic.Int64
+	jiraSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte(`{"accountId":"x"}`))
+	}))
+	defer jiraSrv.Close()
+	ss := jira.NewSites()
+	ss.SetBudget(store.NewJiraBudget(openShared(t, url)))
+	site := ss.Get(jiraSrv.URL, 50, 4)
+	c := jira.New(jira.Config{BaseURL: jiraSrv.URL, Deployment: jira.DeploymentCloud, Site: site})
+	if _, err := c.Myself(context.Background()); err != nil || hits.Load() != 1 {
+		t.Fatalf("an open site: %v, %d requests", err, hits.Load())
+	}
+	until := time.Now().Add(1500 * time.Millisecond)
+	if err := store.NewJiraBudget(openShared(t, url)).Block(context.Background(), jira.SiteKey(jiraSrv.URL), until); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.Myself(ctx); err == nil {
+		t.Error("the request did not wait for the window")
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("%d requests reached Jira inside another replica's window", n-1)
+	}
+	if got := site.BlockedUntil(); got.Before(until.Add(-time.Millisecond)) {
+		t.Errorf("the site is closed until %v, want %v", got, until)
+	}
+}
