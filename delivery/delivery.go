@@ -137,11 +137,26 @@ func Insert(ctx context.Context, l *jobs.Layer, tx store.Tx, ds []*store.Deliver
 			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: budget},
 		}
 	}
+	// The jobs go in once per transaction, just before it commits: a group
+	// commit of many alerts inserts all their jobs in one statement.
+	if pending := store.Gather(tx, jobsKey{l}, func() *[]river.InsertManyParams { return new([]river.InsertManyParams) },
+		func(ctx context.Context, ps *[]river.InsertManyParams) error {
+			if err := l.InsertFastTx(ctx, tx, *ps...); err != nil {
+				return fmt.Errorf("enqueue %d deliveries: %w", len(*ps), err)
+			}
+			return nil
+		}); pending != nil {
+		*pending = append(*pending, params...)
+		return nil
+	}
 	if err := l.InsertFastTx(ctx, tx, params...); err != nil {
 		return fmt.Errorf("enqueue %d deliveries: %w", len(ds), err)
 	}
 	return nil
 }
+
+// jobsKey gathers one jobs layer's delivery jobs in a transaction.
+type jobsKey struct{ l *jobs.Layer }
 
 // write runs fn in the shared group commit, or in a transaction of its own.
 func (d *Deliverer) write(ctx context.Context, fn func(store.Tx) error) error {

@@ -133,3 +133,120 @@ func dollars(q string) string {
 	}
 	return b.String()
 }
+
+// pgxPipe is the querier of a PostgreSQL write transaction. Writes whose
+// outcome the caller does not read (execLater: timeline events, health
+// notes) are held and go to the server in one round trip with the next
+// statement that needs an answer, or with the flush before commit, as a
+// pgx batch (one pipelined send), instead of one round trip each. A group
+// commit's statements then cost far fewer round trips. An error of a held
+// statement surfaces with the statement it went with; the transaction
+// fails whole either way, and the group commit retries each write alone.
+type pgxPipe struct {
+	tx   pgx.Tx
+	held []heldExec
+}
+
+type heldExec struct {
+	sql  string
+	args []any
+}
+
+func (p *pgxPipe) execLater(q string, args ...any) {
+	p.held = append(p.held, heldExec{dollars(q), args})
+}
+
+// batch queues the held statements and then q, and sends them.
+func (p *pgxPipe) batch(ctx context.Context, q string, args []any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	for _, h := range p.held {
+		b.Queue(h.sql, h.args...)
+	}
+	n := len(p.held)
+	p.held = nil
+	if q != "" {
+		b.Queue(dollars(q), args...)
+	}
+	br := p.tx.SendBatch(ctx, b)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+	}
+	return br, nil
+}
+
+// flush sends what is held.
+func (p *pgxPipe) flush(ctx context.Context) error {
+	if len(p.held) == 0 {
+		return nil
+	}
+	br, err := p.batch(ctx, "", nil)
+	if err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+func (p *pgxPipe) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if len(p.held) == 0 {
+		return pgxQuerier{p.tx}.exec(ctx, q, args...)
+	}
+	br, err := p.batch(ctx, q, args)
+	if err != nil {
+		return 0, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (p *pgxPipe) query(ctx context.Context, q string, args ...any) (rows, error) {
+	if err := p.flush(ctx); err != nil {
+		return nil, err
+	}
+	return pgxQuerier{p.tx}.query(ctx, q, args...)
+}
+
+func (p *pgxPipe) queryRow(ctx context.Context, q string, args ...any) row {
+	if len(p.held) == 0 {
+		return pgxQuerier{p.tx}.queryRow(ctx, q, args...)
+	}
+	br, err := p.batch(ctx, q, args)
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{br}
+}
+
+// batchRow is the answer to the last statement of a batch: scanned, it
+// closes the batch, freeing the connection.
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	err := pgxRow{r.br.QueryRow()}.Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// execLater runs q now on queriers that cannot hold it.
+func execLater(ctx context.Context, q querier, sql string, args ...any) error {
+	if p, ok := q.(*pgxPipe); ok {
+		p.execLater(sql, args...)
+		return nil
+	}
+	_, err := q.exec(ctx, sql, args...)
+	return err
+}

@@ -58,8 +58,13 @@ func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	var q querier = pgxQuerier{pgTx}
+	pipe := &pgxPipe{tx: pgTx}
+	if opts.AccessMode != pgx.ReadOnly {
+		q = pipe
+	}
 	t := &tx{
-		q:         pgxQuerier{pgTx},
+		q:         q,
 		raw:       pgTx,
 		forUpdate: " FOR UPDATE",
 		lock: func(ctx context.Context, key int64) error {
@@ -67,7 +72,17 @@ func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx)
 			return err
 		},
 	}
-	if err := fn(t); err != nil {
+	err = fn(t)
+	if err == nil {
+		err = t.beforeCommit(ctx)
+	}
+	if err == nil {
+		err = t.failed
+	}
+	if err == nil {
+		err = pipe.flush(ctx)
+	}
+	if err != nil {
 		_ = pgTx.Rollback(ctx)
 		return err
 	}

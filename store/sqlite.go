@@ -114,7 +114,12 @@ func runSQLTx(ctx context.Context, db interface {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&tx{q: sqlQuerier{sqlTx}, raw: sqlTx}); err != nil {
+	t := &tx{q: sqlQuerier{sqlTx}, raw: sqlTx}
+	err = fn(t)
+	if err == nil {
+		err = t.beforeCommit(ctx)
+	}
+	if err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}

@@ -20,9 +20,56 @@ type tx struct {
 	// whose writer transaction already excludes every other writer.
 	forUpdate string
 	lock      func(ctx context.Context, key int64) error
+	// failed is an error of held statements sent outside any call that
+	// could return it (see Raw); the transaction must not commit.
+	failed error
+	// gathered holds what BeforeCommit gathers, by key, and the order in
+	// which their flushes run.
+	gathered map[any]any
+	flushes  []func(context.Context) error
 }
 
-func (t *tx) Raw() any { return t.raw }
+// beforeCommit runs the flushes gathered in t.
+func (t *tx) beforeCommit(ctx context.Context) error {
+	for i := 0; i < len(t.flushes); i++ {
+		if err := t.flushes[i](ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Gather returns the value kept in tx under key, made by mk on first use,
+// whose flush then runs once, just before tx commits. Writes that each
+// function of a group commit makes alike (the jobs of each alert's
+// deliveries) are so sent as one, once per transaction. A tx not from
+// this package has nowhere to keep it: Gather returns nil.
+func Gather[T any](t Tx, key any, mk func() *T, flush func(ctx context.Context, v *T) error) *T {
+	x, ok := t.(*tx)
+	if !ok {
+		return nil
+	}
+	if v, ok := x.gathered[key]; ok {
+		return v.(*T)
+	}
+	if x.gathered == nil {
+		x.gathered = map[any]any{}
+	}
+	v := mk()
+	x.gathered[key] = v
+	x.flushes = append(x.flushes, func(ctx context.Context) error { return flush(ctx, v) })
+	return v
+}
+
+// Raw hands the driver's transaction to River, which speaks to it
+// directly: what the pipe holds goes first, so that River's statements
+// follow ours in order. An error there fails the transaction at commit.
+func (t *tx) Raw() any {
+	if p, ok := t.q.(*pgxPipe); ok && t.failed == nil {
+		t.failed = p.flush(context.Background())
+	}
+	return t.raw
+}
 
 func (t *tx) AdvisoryLock(ctx context.Context, key int64) error {
 	if t.lock == nil {
@@ -200,7 +247,7 @@ func (t *tx) AddEvents(ctx context.Context, alertID string, es ...alert.Event) e
 		for _, e := range es[:n] {
 			args = append(args, alertID, micros(e.At), e.Actor, e.Action, e.Detail)
 		}
-		if _, err := t.q.exec(ctx, eventInserts[n-1], args...); err != nil {
+		if err := execLater(ctx, t.q, eventInserts[n-1], args...); err != nil {
 			return fmt.Errorf("add %s event to alert %s: %w", es[0].Action, alertID, err)
 		}
 		es = es[n:]
@@ -294,7 +341,7 @@ func (t *tx) GetDelivery(ctx context.Context, id int64) (*Delivery, error) {
 }
 
 func (t *tx) UpdateDelivery(ctx context.Context, d *Delivery) error {
-	_, err := t.q.exec(ctx, `UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, updated_at = ?, sending_since = ? WHERE id = ?`,
+	err := execLater(ctx, t.q, `UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, updated_at = ?, sending_since = ? WHERE id = ?`,
 		string(d.State), d.Attempts, d.LastError, micros(d.UpdatedAt), micros(d.SendingSince), d.ID)
 	if err != nil {
 		return fmt.Errorf("update delivery %d: %w", d.ID, err)
