@@ -75,6 +75,8 @@ func kindOf(method, path string) jira.RequestKind {
 		return jira.KindCreateMeta
 	case p == "/issue" && method == http.MethodPost:
 		return jira.KindCreate
+	case p == "/issue/bulk" && method == http.MethodPost:
+		return jira.KindBulkCreate
 	case len(seg) == 2 && method == http.MethodGet:
 		return jira.KindGet
 	case len(seg) == 2 && method == http.MethodPut:
@@ -128,6 +130,11 @@ func TestObserverHearsEveryRequestByKind(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			_, err = c.CreateIssues(ctx, []jira.IssueCreate{
+				{Fields: map[string]any{"project": map[string]any{"key": "SEC"}, "issuetype": map[string]any{"name": "Task"}, "summary": "b1"}},
+				{Fields: map[string]any{"project": map[string]any{"key": "SEC"}, "issuetype": map[string]any{"name": "Task"}, "summary": "b2"}},
+			})
+			must(err)
 			_, err = c.GetIssue(ctx, ref.Key, "status")
 			must(err)
 			must(c.EditIssue(ctx, ref.Key, map[string]any{"labels": []string{"y"}}))

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alertbridge/alertbridge/destination/jiradest"
+	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/jira/sandbox"
+	"github.com/alertbridge/alertbridge/jira/sandbox/openapicheck"
+)
+
+// TestJiraBulkExactlyOnceUnderFaults sends a storm through the real binary
+// to a paced Jira sandbox, so that creates go out as bulk creates, while
+// the sandbox stores some bulk requests and then loses their answer or
+// answers 502 — on 5% and on 30% of them, on SQLite and PostgreSQL. Each
+// element of such a bulk is in doubt on its own and looked up before it is
+// created again: every alert must end with exactly one issue, linked to it.
+func TestJiraBulkExactlyOnceUnderFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the binary")
+	}
+	testdb.Each(t, func(t *testing.T, driver string) {
+		for _, p := range []float64{0.05, 0.3} {
+			t.Run(fmt.Sprintf("%.0fpct", 100*p), func(t *testing.T) { jiraBulkUnderFaults(t, driver, p) })
+		}
+	})
+}
+
+func jiraBulkUnderFaults(t *testing.T, driver string, p float64) {
+	total := 300
+	sb, err := sandbox.Start(sandbox.Options{
+		Deployment: jira.DeploymentCloud, IndexLag: 300 * time.Millisecond, Seed: 11,
+		Validate: openapicheck.Validate(t, jira.DeploymentCloud),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	bulk := "/rest/api/3/issue/bulk"
+	// The first two bulk creates meet one fault of each kind for sure; the
+	// rest meet them at random, p in all.
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultLostAnswer, Method: http.MethodPost, PathPrefix: bulk, Count: 1, Delay: 100 * time.Millisecond})
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultStoredServerError, Method: http.MethodPost, PathPrefix: bulk, Count: 1})
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultLostAnswer, Method: http.MethodPost, PathPrefix: bulk, Probability: p / 2, Delay: 100 * time.Millisecond})
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultStoredServerError, Method: http.MethodPost, PathPrefix: bulk, Probability: p / 2})
+
+	t.Setenv("JIRA_TOKEN", sandbox.DefaultUser.Token)
+	t.Setenv("ALERTBRIDGE_RETRY_BACKOFF", "200ms")
+	addr := freePort(t)
+	storage := testdb.URL(t, driver)
+	// Paced, so that creates queue for the site and share bulk creates.
+	cfg := writeConfig(t, fmt.Sprintf(`
+server:
+  listen: %s
+  api_tokens: [{name: t, token_env: ALERTBRIDGE_API_TOKEN}]
+storage:
+  url: %s
+destinations:
+  - name: sec-jira
+    type: jira
+    jira:
+      url: %s
+      deployment: cloud
+      email: %s
+      token_env: JIRA_TOKEN
+      project: SEC
+      timeout: 2s
+      search_lag: 1s
+      requests_per_second: 20
+      max_concurrency: 4
+`, addr, storage, sb.URL(), sandbox.DefaultUser.Email))
+	s := startServer(t, cfg, addr)
+	var wg sync.WaitGroup
+	ids := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ids {
+				code, err := s.api("POST", "/api/v1/alerts", map[string]any{
+					"alertId": fmt.Sprintf("b-%04d", i), "title": fmt.Sprintf("storm %d", i), "severity": "HIGH",
+				}, nil)
+				if err != nil || code != http.StatusAccepted {
+					t.Errorf("post %d: %d %v", i, code, err)
+				}
+			}
+		}()
+	}
+	for i := range total {
+		ids <- i
+	}
+	close(ids)
+	wg.Wait()
+
+	marker := map[string]string{}
+	for i := range total {
+		id := fmt.Sprintf("b-%04d", i)
+		marker[jiradest.Marker("sec-jira", id)] = id
+	}
+	jobsDB := openJobsDB(t, driver, storage)
+	waitFor(t, 120*time.Second, func() bool {
+		return len(sb.Issues()) >= total && jobsDB.pending(t) == 0
+	})
+	byAlert := map[string][]string{}
+	issues := sb.Issues()
+	for _, is := range issues {
+		for _, l := range is.Labels {
+			if id, ok := marker[l]; ok {
+				byAlert[id] = append(byAlert[id], is.Key)
+			}
+		}
+	}
+	if len(issues) != total || len(byAlert) != total {
+		t.Errorf("%d issues for %d alerts, want %d", len(issues), len(byAlert), total)
+	}
+	for id, keys := range byAlert {
+		if len(keys) != 1 {
+			t.Errorf("alert %s has %d issues: %v", id, len(keys), keys)
+		}
+	}
+	for i := range total {
+		id := fmt.Sprintf("b-%04d", i)
+		var got struct {
+			Issues []struct{ Key string } `json:"issues"`
+		}
+		waitFor(t, 10*time.Second, func() bool {
+			code, err := s.api("GET", "/api/v1/alerts/"+id, nil, &got)
+			return err == nil && code == 200 && len(got.Issues) == 1
+		})
+		if want := byAlert[id]; len(want) != 1 || got.Issues[0].Key != want[0] {
+			t.Errorf("alert %s links %+v, Jira has %v", id, got.Issues, want)
+		}
+	}
+
+	// The faults hit bulk creates that carried several alerts, and Jira
+	// kept what they made.
+	var bulks, stored int
+	for _, r := range sb.Requests() {
+		if r.Path != bulk {
+			continue
+		}
+		bulks++
+		if r.Fault != "" && r.Served == http.StatusCreated && strings.Count(string(r.Body), `"summary"`) > 1 {
+			stored++
+		}
+	}
+	t.Logf("%d bulk creates, %d of several alerts stored with the answer lost or a 502, %d requests in all", bulks, stored, len(sb.Requests()))
+	if bulks == 0 || stored < 2 {
+		t.Errorf("%d bulk creates, %d stored under a fault: the faults did not meet a bulk", bulks, stored)
+	}
+	if errs := sb.ValidationErrors(); len(errs) > 0 {
+		t.Errorf("requests break the OpenAPI spec: %s", strings.Join(errs[:min(3, len(errs))], "\n"))
+	}
+}
