@@ -147,7 +147,7 @@ func TestParseFull(t *testing.T) {
 					},
 					Timeout:           45 * time.Second,
 					MaxConcurrency:    2,
-					RequestsPerSecond: 1.5,
+					RequestsPerSecond: 1.5, BulkCreate: true,
 					Reopen:            ReopenTransition,
 					CreateIfResolved:  true,
 					Sync: JiraSync{
@@ -290,7 +290,7 @@ func TestDefaults(t *testing.T) {
 		URL: "https://example.atlassian.net", Deployment: DeploymentAuto, Auth: AuthBasic,
 		Email: "bot@example.com", Token: j.Jira.Token, Project: "SEC", IssueType: "Task",
 		Labels: []string{"security-detection"}, Summary: "[{{.Severity}}] {{.Title}}", Description: jiradest.DefaultDescription,
-		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 5, Reopen: ReopenTransition, CreateIfResolved: true,
+		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 10, BulkCreate: true, Reopen: ReopenTransition, CreateIfResolved: true,
 		Sync: JiraSync{
 			Status: SyncOff, Assignee: SyncOff, Comments: SyncOff,
 			StatusMap: map[alert.Status]string{
