@@ -180,6 +180,7 @@ type pass struct {
 	probe  bool   // it holds the probe's place
 	gen    uint64 // Site.gen when it was sent, for a probe
 	create bool   // a create: near the limit it goes first
+	shared int    // the slot shared across processes it holds, plus one (0: none)
 }
 
 // acquire waits for the gate, a concurrency slot and a rate token, in that
@@ -220,11 +221,70 @@ func (s *Site) acquire(ctx context.Context, create bool) (func(answer) closing, 
 			s.abandon(p)
 			return nil, err
 		}
+		held, err := s.takeShared(ctx)
+		if err != nil {
+			s.freeSlot()
+			s.abandon(p)
+			return nil, err
+		}
+		p.shared = held
 		if s.enter(p) {
 			return func(a answer) closing { return s.answered(p, a) }, nil
 		}
+		s.freeShared(p)
 		s.freeSlot()
 	}
+}
+
+// SharedSlots is a Budget that also bounds the site's requests in flight
+// across processes: max_concurrency for the site, not per replica.
+type SharedSlots interface {
+	Budget
+	// TakeSlot takes a free one of the site's n slots for lease; ok is
+	// false when all are held.
+	TakeSlot(ctx context.Context, site string, n int, lease time.Duration) (slot int, ok bool, err error)
+	FreeSlot(ctx context.Context, site string, slot int) error
+}
+
+// slotLease bounds how long a slot stays taken when its holder died
+// without freeing it; twice the default request timeout and then some.
+const slotLease = 2*DefaultTimeout + 5*time.Second
+
+// takeShared takes one of the site's slots shared across processes, when
+// the budget keeps them, and returns it plus one (0: none taken). While
+// every slot is held it polls, backing off to 100 ms. A budget that fails
+// to answer is passed by: the local bound still holds.
+func (s *Site) takeShared(ctx context.Context) (int, error) {
+	ss, ok := s.budget.(SharedSlots)
+	if !ok || s.sem == nil {
+		return 0, nil
+	}
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		bctx, cancel := context.WithTimeout(ctx, budgetTimeout)
+		slot, got, err := ss.TakeSlot(bctx, s.key, cap(s.sem), slotLease)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return 0, ctx.Err()
+		case err != nil:
+			return 0, nil
+		case got:
+			return slot + 1, nil
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (s *Site) freeShared(p *pass) {
+	if p.shared == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budgetTimeout)
+	_ = s.budget.(SharedSlots).FreeSlot(ctx, s.key, p.shared-1)
+	cancel()
+	p.shared = 0
 }
 
 // errWindow says the shared budget knew of a window this process did not.
@@ -404,6 +464,7 @@ func (s *Site) answered(p *pass, a answer) closing {
 	}
 	// Only now: a request that takes this slot must already see the window
 	// this answer opened.
+	s.freeShared(p)
 	s.freeSlot()
 	return c
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -98,4 +99,36 @@ func (b *PacedJiraBudget) Reserve(ctx context.Context, site string, interval tim
 		blocked = fromMicros(until)
 	}
 	return time.Duration(next-iv-n) * time.Microsecond, blocked, nil
+}
+
+// TakeSlot takes a free one of the site's n request slots for lease, in
+// one statement, and returns its number; ok is false when every slot is
+// held. A slot's lease bounds how long a replica that died holding it
+// keeps it.
+func (b *PacedJiraBudget) TakeSlot(ctx context.Context, site string, n int, lease time.Duration) (int, bool, error) {
+	now := time.Now()
+	var slot int
+	err := b.pool.QueryRow(ctx, `WITH wanted AS (
+			INSERT INTO jira_site_slots (site, slot) SELECT $1, g FROM generate_series(0, $2::INTEGER - 1) g
+			ON CONFLICT DO NOTHING)
+		UPDATE jira_site_slots s SET held_until = $4 FROM (
+			SELECT slot FROM jira_site_slots WHERE site = $1 AND slot < $2 AND held_until < $3
+			ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) free
+		WHERE s.site = $1 AND s.slot = free.slot RETURNING s.slot`,
+		site, n, micros(now), micros(now.Add(lease))).Scan(&slot)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("take a request slot of %s: %w", site, err)
+	}
+	return slot, true, nil
+}
+
+// FreeSlot gives a slot back.
+func (b *PacedJiraBudget) FreeSlot(ctx context.Context, site string, slot int) error {
+	if _, err := b.pool.Exec(ctx, `UPDATE jira_site_slots SET held_until = 0 WHERE site = $1 AND slot = $2`, site, slot); err != nil {
+		return fmt.Errorf("free request slot %d of %s: %w", slot, site, err)
+	}
+	return nil
 }

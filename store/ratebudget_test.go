@@ -154,3 +154,43 @@ func TestSharedWindowHoldsEveryReplica(t *testing.T) {
 		t.Errorf("the site is closed until %v, want %v", got, until)
 	}
 }
+
+// TestSharedConcurrency: two replicas' clients with max_concurrency 2 have
+// at most 2 requests in flight at the site between them.
+func TestSharedConcurrency(t *testing.T) {
+	url := testdb.URL(t, "postgres")
+	var inFlight, peak, hits atomic.Int64
+	jiraSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(30 * time.Millisecond)
+		inFlight.Add(-1)
+		hits.Add(1)
+		_, _ = w.Write([]byte(`{"accountId":"x"}`))
+	}))
+	defer jiraSrv.Close()
+	var clients []*jira.Client
+	for range 2 {
+		ss := jira.NewSites()
+		ss.SetBudget(store.NewJiraBudget(openShared(t, url)))
+		clients = append(clients, jira.New(jira.Config{BaseURL: jiraSrv.URL, Deployment: jira.DeploymentCloud, Site: ss.Get(jiraSrv.URL, 1000, 2)}))
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := clients[i%2].Myself(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if hits.Load() != 20 || peak.Load() > 2 {
+		t.Errorf("%d requests, at most %d in flight at once; want 20 and at most 2", hits.Load(), peak.Load())
+	}
+	if peak.Load() < 2 {
+		t.Errorf("at most %d in flight: the slots were not both used", peak.Load())
+	}
+}

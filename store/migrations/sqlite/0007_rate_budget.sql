@@ -8,3 +8,13 @@ CREATE TABLE jira_sites (
     blocked_until BIGINT NOT NULL DEFAULT 0,
     next_at       BIGINT NOT NULL DEFAULT 0
 );
+
+-- A site's request slots (max_concurrency of them), each held by one
+-- request at a time, across replicas; a slot whose holder died frees
+-- itself when its lease (held_until, Unix microseconds) runs out.
+CREATE TABLE jira_site_slots (
+    site       TEXT NOT NULL,
+    slot       INTEGER NOT NULL,
+    held_until BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, slot)
+);
