@@ -55,6 +55,11 @@ type Notification struct {
 	Sender   string
 	GroupKey string
 	Receiver string
+	// ExternalURL is the sender's own address; GroupLabels the labels the
+	// group is made by; CommonLabels and CommonAnnotations those all its
+	// alerts in this notification share.
+	ExternalURL                                  string
+	GroupLabels, CommonLabels, CommonAnnotations map[string]string
 	// Truncated is how many alerts of the group the sender left out of this
 	// notification (truncatedAlerts, from the receiver's max_alerts). They
 	// are in no Notice: only a later notification with room for them
@@ -115,10 +120,11 @@ func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notif
 	if *m.Version != f.version {
 		return nil, fieldErr("version", "unsupported version %q; want %q", *m.Version, f.version)
 	}
-	// groupLabels are not checked: alertbridge keeps none of them, and
-	// they are a subset of commonLabels, which are.
 	if err := checkTexts("", []namedText{{"status", m.Status}, {"receiver", m.Receiver},
 		{"groupKey", m.GroupKey}, {"externalURL", m.ExternalURL}}); err != nil {
+		return nil, err
+	}
+	if err := checkMap("groupLabels", m.GroupLabels); err != nil {
 		return nil, err
 	}
 	if err := checkMap("commonLabels", m.CommonLabels); err != nil {
@@ -143,7 +149,11 @@ func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notif
 			"so that %s leaves the rest out and says so in truncatedAlerts", MaxNotificationAlerts, MaxNotificationAlerts, f.sender)
 	}
 	n := &Notification{Notices: make([]Notice, 0, len(m.Alerts)), Sender: f.sender, GroupKey: m.GroupKey,
-		Receiver: m.Receiver, Truncated: m.TruncatedAlerts}
+		Receiver: m.Receiver, Truncated: m.TruncatedAlerts, ExternalURL: m.ExternalURL, GroupLabels: m.GroupLabels,
+		CommonLabels: m.CommonLabels, CommonAnnotations: m.CommonAnnotations}
+	if checkURL("externalURL", n.ExternalURL) != nil {
+		n.ExternalURL = "" // a link that would not work; the alerts are what count
+	}
 	size := 0
 	for i, raw := range m.Alerts {
 		path := fmt.Sprintf("alerts[%d]", i)

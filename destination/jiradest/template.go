@@ -51,6 +51,9 @@ type Alert struct {
 	// rules; it is a value, not a pointer, so that ".Detection.MatchCount"
 	// is 0 for other alerts instead of failing the template.
 	Detection alert.Detection
+	// Group holds the facts of an alert standing for a group: its key,
+	// sender and counts; ".Group.Key" is "" for other alerts.
+	Group     alert.Group
 	Source    alert.Source
 	Status    alert.Status
 	Assignee  string
@@ -74,8 +77,16 @@ type Alert struct {
 }
 
 // NewData is the template data for an issue about alerts; the first is the
-// one whose fields are at the top.
+// one whose fields are at the top. For an alert standing for a group
+// (jira.issue_per: group), Alerts are the members its context lists, and
+// the common labels and annotations are the group's.
 func NewData(publicURL string, alerts ...*alert.Alert) *Data {
+	if len(alerts) == 1 && alerts[0].Group != nil {
+		d := &Data{Alert: viewOf(publicURL, alerts[0])}
+		d.Alerts = groupMembers(publicURL, alerts[0])
+		d.CommonLabels, d.CommonAnnotations = d.Labels, d.Annotations
+		return d
+	}
 	d := &Data{Alerts: make([]Alert, 0, len(alerts))}
 	for _, a := range alerts {
 		d.Alerts = append(d.Alerts, viewOf(publicURL, a))
@@ -86,6 +97,30 @@ func NewData(publicURL string, alerts ...*alert.Alert) *Data {
 	d.CommonLabels = common(d.Alerts, func(a Alert) map[string]string { return a.Labels })
 	d.CommonAnnotations = common(d.Alerts, func(a Alert) map[string]string { return a.Annotations })
 	return d
+}
+
+// groupMembers reads the members a group's context lists.
+func groupMembers(publicURL string, group *alert.Alert) []Alert {
+	var c struct {
+		Alerts []struct {
+			AlertID     string            `json:"alertId"`
+			Title       string            `json:"title"`
+			Severity    alert.Severity    `json:"severity"`
+			Status      alert.Status      `json:"status"`
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+			StartsAt    time.Time         `json:"startsAt"`
+			Link        string            `json:"link"`
+		} `json:"alerts"`
+	}
+	_ = json.Unmarshal(group.Context, &c) // a context without the list lists no one
+	out := make([]Alert, 0, len(c.Alerts))
+	for _, m := range c.Alerts {
+		out = append(out, Alert{AlertID: m.AlertID, Title: m.Title, Severity: m.Severity, Status: m.Status,
+			Labels: m.Labels, Annotations: m.Annotations, CreatedAt: m.StartsAt, Link: m.Link,
+			PageURL: PageURL(publicURL, m.AlertID), Source: group.Source})
+	}
+	return out
 }
 
 func viewOf(publicURL string, a *alert.Alert) Alert {
@@ -100,6 +135,15 @@ func viewOf(publicURL string, a *alert.Alert) Alert {
 	}
 	if a.Detection != nil {
 		v.Detection = *a.Detection
+	}
+	if a.Group != nil {
+		v.Group = *a.Group
+		// The members are listed on their own (Data.Alerts); the context
+		// shown is the group's.
+		delete(ctx, "alerts")
+		if b, err := json.Marshal(ctx); err == nil {
+			v.ContextJSON = contextJSON(b)
+		}
 	}
 	return v
 }
