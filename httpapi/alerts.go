@@ -120,11 +120,7 @@ func (s *Server) postNotification(w http.ResponseWriter, r *http.Request, endpoi
 		s.cfg.Logger.Warn(n.Sender+" left alerts out of a notification (max_alerts); those alerts are not stored",
 			"endpoint", endpoint, "truncated_alerts", n.Truncated, "alerts", len(n.Notices), "group_key", n.GroupKey, "receiver", n.Receiver)
 	}
-	var group *lifecycle.Group
-	if n.GroupKey != "" && len(n.Notices) > 0 {
-		group = &lifecycle.Group{Key: n.GroupKey, Sender: n.Sender, Source: n.Notices[0].Alert.Source, Receiver: n.Receiver,
-			ExternalURL: n.ExternalURL, Labels: n.GroupLabels, CommonLabels: n.CommonLabels, CommonAnnotations: n.CommonAnnotations}
-	}
+	group := lifecycle.GroupOf(n)
 	items := make([]lifecycle.Item, len(n.Notices))
 	for i, x := range n.Notices {
 		items[i] = lifecycle.Item{Alert: x.Alert, Resolved: x.Resolved, Actor: endpoint, Truncated: truncated, Group: group}

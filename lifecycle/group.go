@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/ingest"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -29,6 +30,15 @@ type Group struct {
 	// Labels are the group's labels (groupLabels); CommonLabels and
 	// CommonAnnotations those every alert of this notification shares.
 	Labels, CommonLabels, CommonAnnotations map[string]string
+}
+
+// GroupOf is the group of a notification; nil when the sender named none.
+func GroupOf(n *ingest.Notification) *Group {
+	if n.GroupKey == "" || len(n.Notices) == 0 {
+		return nil
+	}
+	return &Group{Key: n.GroupKey, Sender: n.Sender, Source: n.Notices[0].Alert.Source, Receiver: n.Receiver,
+		ExternalURL: n.ExternalURL, Labels: n.GroupLabels, CommonLabels: n.CommonLabels, CommonAnnotations: n.CommonAnnotations}
 }
 
 // GroupAlertID is the ID of the alert standing for a group. It depends on
@@ -161,9 +171,11 @@ func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *gro
 	if err != nil {
 		return err
 	}
-	if err := s.describeGroup(ctx, tx, cur, w.g, members, firing, now); err != nil {
+	listed, err := tx.ListGroupMembers(ctx, id, MaxGroupListed)
+	if err != nil {
 		return err
 	}
+	describeGroup(cur, w.g, listed, members, firing, now)
 	if err := tx.UpdateGroupAlert(ctx, cur); err != nil {
 		return err
 	}
@@ -200,23 +212,32 @@ func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *gro
 // createGroup stores the alert standing for a group, with its first
 // members, and queues its deliveries.
 func (s *Service) createGroup(ctx context.Context, tx store.Tx, id string, w *groupWork, actor string, now time.Time, deliveries *[]*store.Delivery) error {
-	g := w.g
-	a := &alert.Alert{
-		ID: firstNonEmpty(g.Labels["alertname"], g.CommonLabels["alertname"], strings.ToLower(g.Sender)+".group"), AlertID: id,
-		CreatedAt: now, Severity: highest(w.joined), Type: alert.TypeRule, Link: g.ExternalURL, Title: groupTitle(g),
-		Tags: []string{}, Source: g.Source, Status: alert.StatusOpen, UpdatedAt: now,
-	}
-	if err := s.describeGroup(ctx, tx, a, g, len(w.joined), len(w.joined), now); err != nil {
+	listed, err := tx.ListGroupMembers(ctx, id, MaxGroupListed)
+	if err != nil {
 		return err
 	}
+	a := NewGroupAlert(w.g, listed, len(w.joined), len(w.joined), now)
+	a.Severity = highest(w.joined) // of every member, listed or not
 	if _, err := tx.InsertAlert(ctx, a); err != nil {
 		return err
 	}
 	if err := tx.AddEvent(ctx, id, alert.Event{At: now, Actor: actor, Action: alert.ActionCreated,
-		Detail: fmt.Sprintf("for %s group %s, with %d alerts", g.Sender, g.Key, len(w.joined))}); err != nil {
+		Detail: fmt.Sprintf("for %s group %s, with %d alerts", w.g.Sender, w.g.Key, len(w.joined))}); err != nil {
 		return err
 	}
 	return s.routeGroup(ctx, tx, id, w.dests, now, deliveries)
+}
+
+// NewGroupAlert is the alert standing for group g, as it is first stored:
+// listed are its members (firing first), members and firing its counts.
+func NewGroupAlert(g *Group, listed []*alert.Alert, members, firing int, now time.Time) *alert.Alert {
+	a := &alert.Alert{
+		ID:      firstNonEmpty(g.Labels["alertname"], g.CommonLabels["alertname"], strings.ToLower(g.Sender)+".group"),
+		AlertID: GroupAlertID(g.Sender, g.Key), CreatedAt: now, Severity: highest(listed), Type: alert.TypeRule,
+		Link: g.ExternalURL, Title: groupTitle(g), Tags: []string{}, Source: g.Source, Status: alert.StatusOpen,
+	}
+	describeGroup(a, g, listed, members, firing, now)
+	return a
 }
 
 // routeGroup queues a delivery of the group to each destination its
@@ -247,37 +268,28 @@ func (s *Service) routeGroup(ctx context.Context, tx store.Tx, id string, dests 
 }
 
 // describeGroup writes the group's facts and its context: the group's
-// labels, and its members (firing first, up to MaxGroupListed) as the
-// issue's description lists them.
-func (s *Service) describeGroup(ctx context.Context, tx store.Tx, a *alert.Alert, g *Group, members, firing int, now time.Time) error {
+// labels, and its members listed (firing first) as the issue's description
+// shows them.
+func describeGroup(a *alert.Alert, g *Group, listed []*alert.Alert, members, firing int, now time.Time) {
 	a.Group = &alert.Group{Key: g.Key, Sender: g.Sender, Receiver: g.Receiver, Alerts: members, Firing: firing}
 	a.UpdatedAt = now
-	listed, err := tx.ListGroupMembers(ctx, a.AlertID, MaxGroupListed)
-	if err != nil {
-		return err
-	}
 	list := make([]map[string]any, 0, len(listed))
 	for _, m := range listed {
 		var mc struct {
-			Labels       map[string]string `json:"labels"`
-			Annotations  map[string]string `json:"annotations"`
-			StartsAt     string            `json:"startsAt"`
-			GeneratorURL string            `json:"generatorURL"`
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+			StartsAt    string            `json:"startsAt"`
 		}
 		_ = json.Unmarshal(m.Context, &mc) // a member without them lists without them
 		list = append(list, map[string]any{"alertId": m.AlertID, "title": m.Title, "severity": m.Severity, "status": m.Status,
 			"labels": mc.Labels, "annotations": mc.Annotations, "startsAt": mc.StartsAt, "link": m.Link})
 	}
-	body, err := json.Marshal(map[string]any{
+	// Every value is a string, a map of strings or a number: it encodes.
+	a.Context, _ = json.Marshal(map[string]any{
 		"groupKey": g.Key, "sender": g.Sender, "receiver": g.Receiver, "externalURL": g.ExternalURL,
 		"groupLabels": g.Labels, "labels": g.CommonLabels, "annotations": g.CommonAnnotations,
 		"alertCount": members, "firingCount": firing, "alerts": list,
 	})
-	if err != nil {
-		return fmt.Errorf("encode the context of group %s: %w", a.AlertID, err)
-	}
-	a.Context = body
-	return nil
 }
 
 // groupTitle names a group by its labels, the alert name first:

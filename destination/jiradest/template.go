@@ -334,6 +334,9 @@ func CheckTemplate(name, text string) (string, error) {
 	if err != nil {
 		return "", &TemplateError{Err: err}
 	}
+	if _, err := Execute(t, sampleGroupData()); err != nil {
+		return "", &TemplateError{Err: err, Group: true}
+	}
 	return out, nil
 }
 
@@ -363,19 +366,48 @@ func CheckLabel(name, text string) error {
 type TemplateError struct {
 	Err   error
 	Parse bool // it does not parse; otherwise it failed on the sample alert
+	Group bool // it failed on the sample group, not on the sample alert
 }
 
 func (e *TemplateError) Error() string {
 	if e.Parse {
 		return "template does not parse: " + e.Err.Error()
 	}
+	if e.Group {
+		return e.Err.Error() + " (rendering a sample group's alert, as jira.issue_per: group makes)"
+	}
 	return e.Err.Error() + " (rendering a sample alert)"
 }
 
 func (e *TemplateError) Unwrap() error { return e.Err }
 
-func sampleData() *Data {
-	return NewData(samplePublicURL, SampleAlert(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)))
+// sampleTime is when check-config's sample alerts were raised.
+var sampleTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func sampleData() *Data { return NewData(samplePublicURL, SampleAlert(sampleTime)) }
+
+func sampleGroupData() *Data { return NewData(samplePublicURL, SampleGroup(sampleTime)) }
+
+// SampleGroup is an alert standing for a group of two sample alerts, one
+// firing and one resolved, as an issue per group sees it.
+func SampleGroup(now time.Time) *alert.Alert {
+	a := SampleAlert(now)
+	key := `{}:{alertname="AlertbridgeTest"}`
+	labels := map[string]string{"alertname": "AlertbridgeTest", "job": "alertbridge", "severity": "info", "team": "security"}
+	member := func(id, instance string, status alert.Status) map[string]any {
+		return map[string]any{"alertId": id, "title": "alertbridge test alert on " + instance, "severity": alert.SeverityInfo,
+			"status": status, "labels": map[string]string{"alertname": "AlertbridgeTest", "instance": instance, "job": "alertbridge",
+				"severity": "info", "team": "security"}, "annotations": map[string]string{"summary": "alertbridge test alert"},
+			"startsAt": now.UTC().Format(time.RFC3339), "link": a.Link}
+	}
+	a.Context, _ = json.Marshal(map[string]any{"groupKey": key, "sender": "Alertmanager", "receiver": "alertbridge",
+		"externalURL": "http://alertmanager.example:9093", "groupLabels": map[string]string{"alertname": "AlertbridgeTest"},
+		"labels": labels, "annotations": map[string]string{"summary": "alertbridge test alert"}, "alertCount": 2, "firingCount": 1,
+		"alerts": []any{member("test-sample-1", "alertbridge-1:8080", alert.StatusOpen), member("test-sample-2", "alertbridge-2:8080", alert.StatusResolved)}})
+	a.AlertID, a.ID, a.Title, a.Link = "group-sample", "AlertbridgeTest", "AlertbridgeTest", "http://alertmanager.example:9093"
+	a.Source, a.Detection = alert.SourceAlertmanager, nil
+	a.Group = &alert.Group{Key: key, Sender: "Alertmanager", Receiver: "alertbridge", Alerts: 2, Firing: 1}
+	return a
 }
 
 // textOf is how a function reads its subject: as printing would, except that
