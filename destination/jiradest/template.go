@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"reflect"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/jira/adf"
 )
 
@@ -150,12 +150,7 @@ func viewOf(publicURL string, a *alert.Alert) Alert {
 
 // PageURL is the alert's page under alertbridge's public URL, or "" when
 // there is no public URL to put in front of it.
-func PageURL(publicURL, alertID string) string {
-	if publicURL == "" {
-		return ""
-	}
-	return strings.TrimRight(publicURL, "/") + "/alerts/" + url.PathEscape(alertID)
-}
+func PageURL(publicURL, alertID string) string { return destination.PageURL(publicURL, alertID) }
 
 // contextMap decodes alertContext keeping numbers as written: a float64
 // would print an ID like 1234567890123 as 1.234567890123e+12.
