@@ -247,5 +247,6 @@ destinations:%s%s
 		if errs := sb.ValidationErrors(); len(errs) > 0 {
 			t.Errorf("requests break the OpenAPI spec or the ADF schema: %s", strings.Join(errs[:min(3, len(errs))], "\n"))
 		}
+		t.Logf("2 groups of 4 alerts: 2 group issues and %d per-alert issues; %d Jira requests over 7 notifications", perAlert(), len(sb.Requests()))
 	})
 }
