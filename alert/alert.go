@@ -69,9 +69,15 @@ type Group struct {
 // Source says how an alert reached alertbridge.
 type Source string
 
+// Refires reports whether the source sends an alert again, under the same
+// identity, when it fires after resolving (Alertmanager's and Grafana's
+// fingerprints), so that a repeat of a resolved alert reopens it.
+func (s Source) Refires() bool { return s == SourceAlertmanager || s == SourceGrafana }
+
 const (
 	SourceAPI          Source = "api"
 	SourceAlertmanager Source = "alertmanager"
+	SourceGrafana      Source = "grafana"
 	SourceDetection    Source = "detection"
 	SourceSystem       Source = "system"
 	SourceTest         Source = "test"

@@ -88,14 +88,15 @@ const MaxNotificationTextBytes = 128 << 20
 // notificationFormat is one of the Alertmanager-shaped webhook formats.
 type notificationFormat struct {
 	sender  string // as the sender calls itself
+	source  alert.Source
 	version string
 	// grafana adds Grafana's fields to the Alertmanager ones.
 	grafana bool
 }
 
 var (
-	alertmanagerFormat = notificationFormat{sender: "Alertmanager", version: "4"}
-	grafanaFormat      = notificationFormat{sender: "Grafana", version: "1", grafana: true}
+	alertmanagerFormat = notificationFormat{sender: "Alertmanager", version: "4", source: alert.SourceAlertmanager}
+	grafanaFormat      = notificationFormat{sender: "Grafana", version: "1", grafana: true, source: alert.SourceGrafana}
 )
 
 // Alertmanager parses an Alertmanager webhook notification (version 4).
@@ -172,7 +173,7 @@ func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notif
 				return nil, err
 			}
 		}
-		notice, err := amNotice(m, &ga.amAlert, extra, path, now)
+		notice, err := amNotice(m, &ga.amAlert, extra, f.source, path, now)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +188,7 @@ func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notif
 
 // amNotice makes one alert of a notification. extra holds members the
 // format adds to alertContext.
-func amNotice(m *amMessage, am *amAlert, extra map[string]any, path string, now time.Time) (Notice, error) {
+func amNotice(m *amMessage, am *amAlert, extra map[string]any, source alert.Source, path string, now time.Time) (Notice, error) {
 	err := checkTexts(path, []namedText{{"status", am.Status}, {"fingerprint", am.Fingerprint},
 		{"startsAt", am.StartsAt}, {"endsAt", am.EndsAt}, {"generatorURL", am.GeneratorURL}})
 	if err == nil {
@@ -276,7 +277,7 @@ func amNotice(m *amMessage, am *amAlert, extra map[string]any, path string, now 
 		Runbook:     truncate(firstOf(annotations["runbook_url"], annotations["runbook"]), MaxTextLen),
 		Tags:        tags(labels),
 		Context:     ctx,
-		Source:      alert.SourceAlertmanager,
+		Source:      source,
 		Status:      alert.StatusOpen,
 		UpdatedAt:   now,
 	}

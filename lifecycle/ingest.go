@@ -112,7 +112,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 	}
 	if !inserted {
 		res.Duplicate = true
-		if a.Source != alert.SourceAlertmanager {
+		if !a.Source.Refires() {
 			return res, nil
 		}
 		// Alertmanager fires the same fingerprint again after resolving it:
