@@ -148,9 +148,9 @@ func TestParseFull(t *testing.T) {
 					Timeout:           45 * time.Second,
 					MaxConcurrency:    2,
 					RequestsPerSecond: 1.5, BulkCreate: true,
-					Reopen:            ReopenTransition,
-					CreateIfResolved:  true,
-					IssuePer:          IssuePerAlert,
+					Reopen:           ReopenTransition,
+					CreateIfResolved: true,
+					IssuePer:         IssuePerAlert,
 					Sync: JiraSync{
 						Status:   SyncOneWay,
 						Assignee: SyncOff,
