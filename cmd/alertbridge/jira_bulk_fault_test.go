@@ -77,12 +77,12 @@ destinations:
 `, addr, storage, sb.URL(), sandbox.DefaultUser.Email))
 	s := startServer(t, cfg, addr)
 	var wg sync.WaitGroup
-	ids := make(chan int)
+	next := make(chan int)
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range ids {
+			for i := range next {
 				code, err := s.api("POST", "/api/v1/alerts", map[string]any{
 					"alertId": fmt.Sprintf("b-%04d", i), "title": fmt.Sprintf("storm %d", i), "severity": "HIGH",
 				}, nil)
@@ -93,50 +93,20 @@ destinations:
 		}()
 	}
 	for i := range total {
-		ids <- i
+		next <- i
 	}
-	close(ids)
+	close(next)
 	wg.Wait()
 
-	marker := map[string]string{}
-	for i := range total {
-		id := fmt.Sprintf("b-%04d", i)
-		marker[jiradest.Marker("sec-jira", id)] = id
+	ids := make([]string, total)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("b-%04d", i)
 	}
 	jobsDB := openJobsDB(t, driver, storage)
 	waitFor(t, 120*time.Second, func() bool {
 		return len(sb.Issues()) >= total && jobsDB.pending(t) == 0
 	})
-	byAlert := map[string][]string{}
-	issues := sb.Issues()
-	for _, is := range issues {
-		for _, l := range is.Labels {
-			if id, ok := marker[l]; ok {
-				byAlert[id] = append(byAlert[id], is.Key)
-			}
-		}
-	}
-	if len(issues) != total || len(byAlert) != total {
-		t.Errorf("%d issues for %d alerts, want %d", len(issues), len(byAlert), total)
-	}
-	for id, keys := range byAlert {
-		if len(keys) != 1 {
-			t.Errorf("alert %s has %d issues: %v", id, len(keys), keys)
-		}
-	}
-	for i := range total {
-		id := fmt.Sprintf("b-%04d", i)
-		var got struct {
-			Issues []struct{ Key string } `json:"issues"`
-		}
-		waitFor(t, 10*time.Second, func() bool {
-			code, err := s.api("GET", "/api/v1/alerts/"+id, nil, &got)
-			return err == nil && code == 200 && len(got.Issues) == 1
-		})
-		if want := byAlert[id]; len(want) != 1 || got.Issues[0].Key != want[0] {
-			t.Errorf("alert %s links %+v, Jira has %v", id, got.Issues, want)
-		}
-	}
+	checkOneIssueEach(t, sb, s, "sec-jira", ids)
 
 	// The faults hit bulk creates that carried several alerts, and Jira
 	// kept what they made.
@@ -156,5 +126,45 @@ destinations:
 	}
 	if errs := sb.ValidationErrors(); len(errs) > 0 {
 		t.Errorf("requests break the OpenAPI spec: %s", strings.Join(errs[:min(3, len(errs))], "\n"))
+	}
+}
+
+// checkOneIssueEach checks, once every delivery has settled, that each of
+// the alerts has exactly one issue in the sandbox (found by its marker)
+// and links that issue, and that no issue belongs to no alert.
+func checkOneIssueEach(t *testing.T, sb *sandbox.Sandbox, s *server, dest string, ids []string) {
+	t.Helper()
+	marker := map[string]string{}
+	for _, id := range ids {
+		marker[jiradest.Marker(dest, id)] = id
+	}
+	byAlert := map[string][]string{}
+	issues := sb.Issues()
+	for _, is := range issues {
+		for _, l := range is.Labels {
+			if id, ok := marker[l]; ok {
+				byAlert[id] = append(byAlert[id], is.Key)
+			}
+		}
+	}
+	if len(issues) != len(ids) || len(byAlert) != len(ids) {
+		t.Errorf("%d issues for %d alerts, want %d", len(issues), len(byAlert), len(ids))
+	}
+	for id, keys := range byAlert {
+		if len(keys) != 1 {
+			t.Errorf("alert %s has %d issues: %v", id, len(keys), keys)
+		}
+	}
+	for _, id := range ids {
+		var got struct {
+			Issues []struct{ Key string } `json:"issues"`
+		}
+		waitFor(t, 10*time.Second, func() bool {
+			code, err := s.api("GET", "/api/v1/alerts/"+id, nil, &got)
+			return err == nil && code == 200 && len(got.Issues) == 1
+		})
+		if want := byAlert[id]; len(want) != 1 || len(got.Issues) != 1 || got.Issues[0].Key != want[0] {
+			t.Errorf("alert %s links %+v, Jira has %v", id, got.Issues, want)
+		}
 	}
 }
