@@ -170,6 +170,7 @@ destinations:%s%s
 		}
 
 		// A repeat at the repeat interval costs nothing.
+		waitLagProbe(t, sb, 200*time.Millisecond)
 		before := len(sb.Requests())
 		send("eu1", 2, "db-1", "db-2")
 		settle("repeat")

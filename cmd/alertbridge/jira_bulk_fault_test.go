@@ -168,3 +168,29 @@ func checkOneIssueEach(t *testing.T, sb *sandbox.Sandbox, s *server, dest string
 		}
 	}
 }
+
+// waitLagProbe waits until the site's search-lag measurement, which
+// follows the site's first create in the background, has found its issue,
+// so that a test counting requests from now on does not count its
+// searches: a search that arrived index-lag after the first issue was
+// made found it, and the probe stops there.
+func waitLagProbe(t *testing.T, sb *sandbox.Sandbox, indexLag time.Duration) {
+	t.Helper()
+	waitFor(t, 30*time.Second, func() bool {
+		var first time.Time
+		for _, is := range sb.Issues() {
+			if first.IsZero() || is.Created.Before(first) {
+				first = is.Created
+			}
+		}
+		if first.IsZero() {
+			return false
+		}
+		for _, r := range sb.Requests() {
+			if strings.Contains(r.Path, "/search") && !r.Time.Before(first.Add(indexLag)) {
+				return true
+			}
+		}
+		return false
+	})
+}

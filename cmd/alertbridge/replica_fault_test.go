@@ -409,7 +409,7 @@ destinations:
 	}
 	for _, rq := range sb.Requests() {
 		switch {
-		case rq.Method == http.MethodPost && rq.Path == createPath:
+		case rq.Method == http.MethodPost && (rq.Path == createPath || rq.Path == createPath+"/bulk"):
 			res.creates++
 		case strings.HasPrefix(rq.Path, "/rest/api/3/search"):
 			res.searches++
@@ -547,7 +547,7 @@ func (f *jiraFront) add(i int, inFlight, held int) {
 
 func (f *jiraFront) handler(i int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != createPath {
+		if r.Method != http.MethodPost || (r.URL.Path != createPath && r.URL.Path != createPath+"/bulk") {
 			f.sb.ServeHTTP(w, r)
 			return
 		}
@@ -559,14 +559,23 @@ func (f *jiraFront) handler(i int) http.Handler {
 			return // the replica died or gave up before Jira made the issue
 		}
 		if rec.Code == http.StatusCreated {
-			f.add(i, 0, 1)
+			// A bulk create made as many issues as its answer lists.
+			made := 1
+			if r.URL.Path != createPath {
+				var ans struct {
+					Issues []json.RawMessage `json:"issues"`
+				}
+				_ = json.Unmarshal(rec.Body.Bytes(), &ans)
+				made = len(ans.Issues)
+			}
+			f.add(i, 0, made)
 			t := time.NewTimer(f.hold)
 			select {
 			case <-t.C:
 			case <-r.Context().Done():
 			}
 			t.Stop()
-			f.add(i, 0, -1)
+			f.add(i, 0, -made)
 			if r.Context().Err() != nil {
 				return // the issue exists; its creator never hears of it
 			}
