@@ -36,6 +36,7 @@ type Site struct {
 	probing   bool          // a request holds the probe's place and has no answer yet
 	gen       uint64        // counts 429s: a probe sent before the latest one proves nothing about it
 	parked    int           // requests waiting at the gate, so tests can wait for a state instead of sleeping
+	slotWaits int           // requests waiting for a concurrency slot, likewise
 	wake      chan struct{} // closed and replaced when the gate moves, so waiters re-read it
 
 	// creates counts create requests on their way through acquire; near
@@ -206,11 +207,21 @@ func (s *Site) acquire(ctx context.Context, create bool) (func(answer) closing, 
 			return nil, err
 		}
 		if s.sem != nil {
+			s.mu.Lock()
+			s.slotWaits++
+			s.mu.Unlock()
+			var err error
 			select {
 			case s.sem <- struct{}{}:
 			case <-ctx.Done():
+				err = ctx.Err()
+			}
+			s.mu.Lock()
+			s.slotWaits--
+			s.mu.Unlock()
+			if err != nil {
 				s.abandon(p)
-				return nil, ctx.Err()
+				return nil, err
 			}
 		}
 		if err := s.pace(ctx); err != nil {
@@ -354,8 +365,7 @@ func (s *Site) waitGate(ctx context.Context, p *pass) error {
 		left := s.blockedUntil.Sub(s.now())
 		// Near the limit, requests other than creates wait while creates
 		// are queued: a new alert's issue matters more than a sync.
-		yield := s.nearLimit && !p.create && s.creates > 0
-		open := left <= 0 && !yield && s.mayGo(p)
+		open := left <= 0 && !s.yields(p) && s.mayGo(p)
 		wake := s.wake
 		if !open {
 			s.parked++
@@ -408,11 +418,17 @@ func (s *Site) mayGo(p *pass) bool {
 func (s *Site) enter(p *pass) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.now().Before(s.blockedUntil) || !s.mayGo(p) {
+	if s.now().Before(s.blockedUntil) || s.yields(p) || !s.mayGo(p) {
 		return false
 	}
 	p.gen = s.gen
 	return true
+}
+
+// yields reports whether p, not a create, must let queued creates go
+// first: Jira said the site is near its limit. Call with s.mu held.
+func (s *Site) yields(p *pass) bool {
+	return s.nearLimit && !p.create && s.creates > 0
 }
 
 // abandon gives up p's place when it will not be sent. A probe that was never

@@ -510,3 +510,67 @@ func waitForState(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestNearLimitCreatesFirst: once Jira says the site is near its limit, a
+// create queued behind an update for the one free slot goes first.
+func TestNearLimitCreatesFirst(t *testing.T) {
+	ctx := context.Background()
+	s := NewSite(0, 1)
+	waitState := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			s.mu.Lock()
+			ok := cond()
+			s.mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	first, err := s.acquire(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first(answer{status: 200, nearLimit: true})
+	hold, err := s.acquire(ctx, false) // the one slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan string, 2)
+	run := func(name string, create bool) {
+		done, err := s.acquire(ctx, create)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		order <- name
+		done(answer{status: 200, nearLimit: true})
+	}
+	go run("update", false)
+	waitState("the update waits for the slot", func() bool { return s.slotWaits == 1 })
+	go run("create", true)
+	waitState("the create waits too", func() bool { return s.slotWaits == 2 })
+	hold(answer{status: 200, nearLimit: true})
+	if a, b := <-order, <-order; a != "create" || b != "update" {
+		t.Errorf("went in the order %s, %s; want the create first", a, b)
+	}
+
+	// Away from the limit, first come is first served.
+	s2 := NewSite(0, 1)
+	s = s2
+	hold, _ = s.acquire(ctx, false)
+	go run("update", false)
+	waitState("the update waits for the slot", func() bool { return s.slotWaits == 1 })
+	go run("create", true)
+	waitState("the create waits too", func() bool { return s.slotWaits == 2 })
+	hold(answer{status: 200})
+	if a := <-order; a != "update" {
+		t.Errorf("away from the limit %s went first, want the update", a)
+	}
+	<-order
+}
