@@ -14,7 +14,7 @@ const LogTypeAtlassianAudit = "Atlassian.Audit"
 // periods and thresholds run on when things happened rather than when they
 // reached us. received stands in for a time the event lacks.
 func NewEvent(logType string, data map[string]any, received time.Time) ruleengine.Event {
-	ev := ruleengine.Event{LogType: logType, Data: data, Time: received}
+	ev := ruleengine.Event{LogType: logType, Data: data, Time: received, Received: received}
 	ev.ID = firstString(data, "id", "eventId", "event_id", "p_row_id")
 	if logType == LogTypeAtlassianAudit {
 		if attrs, ok := data["attributes"].(map[string]any); ok {
