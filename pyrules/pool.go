@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -59,7 +60,9 @@ func (c Config) withDefaults() Config {
 var ErrNoPython = errors.New("python3 not found: detections run on CPython 3 (Debian: apt-get install python3), or set detections.python")
 
 // FindPython resolves the interpreter to run: name if given, else python3
-// on PATH.
+// on PATH, followed to the real executable. A launcher such as a pyenv shim
+// would otherwise run in the workers' empty environment and fail, or set one
+// of its own.
 func FindPython(name string) (string, error) {
 	if name == "" {
 		name = "python3"
@@ -68,7 +71,15 @@ func FindPython(name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w (%v)", ErrNoPython, err)
 	}
-	return p, nil
+	out, err := exec.Command(p, "-I", "-c", "import sys; print(sys.executable, sys.version_info[0])").Output()
+	if err != nil {
+		return "", fmt.Errorf("%w: %s does not run: %v", ErrNoPython, p, err)
+	}
+	exe, major, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if major != "3" || exe == "" {
+		return "", fmt.Errorf("%w: %s is not Python 3", ErrNoPython, p)
+	}
+	return exe, nil
 }
 
 // Pool is a set of workers that have loaded one Spec. It is safe for
