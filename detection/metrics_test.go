@@ -48,6 +48,7 @@ func loadPack(t *testing.T) *ruleengine.RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rs.Close() })
 	return rs
 }
 

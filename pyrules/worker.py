@@ -406,7 +406,8 @@ def error_text(e):
 
 def short_tb(e):
     # The frames from the rule's code, not ours.
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename != "<string>"]
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if f.filename != "<string>" and not f.filename.startswith("<frozen")]
     return "".join(traceback.format_list(frames[-5:])) + error_text(e)
 
 
