@@ -420,11 +420,14 @@ class Worker:
         self.by_log_type = {}   # log type -> [rule index]
         self.models = {}        # log type -> DataModel
         self.careful = False
+        self.flushed = 0.0
 
-    def send(self, obj):
+    def send(self, obj, flush=True):
         self.out.write(json.dumps(obj, separators=(",", ":"), default=_json_default))
         self.out.write("\n")
-        self.out.flush()
+        if flush:
+            self.out.flush()
+            self.flushed = time.monotonic()
 
     def progress(self, *where):
         if self.careful:
@@ -544,7 +547,10 @@ class Worker:
                 r = self.run_rule(k, event, i)
                 if r is not None:
                     results.append(r)
-            self.send({"i": i, "r": results})
+            # Answers go out in one write per batch, or every 50ms on a slow
+            # one (what the Go side's watchdog hears); careful mode, after a
+            # crash, flushes each one so no answered event is lost again.
+            self.send({"i": i, "r": results}, flush=self.careful or time.monotonic() - self.flushed > 0.05)
         self.careful = False
         self.send({"op": "done"})
 
