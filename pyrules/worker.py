@@ -308,6 +308,98 @@ def parse_path(path):
     return steps
 
 
+# ---------------------------------------------------------------- InlineFilters
+
+def _ip_in(value, cidrs):
+    import ipaddress
+    try:
+        ip = ipaddress.ip_address(value)
+    except (TypeError, ValueError):
+        return False
+    return any(ip in ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+def _ip_kind(value, private):
+    import ipaddress
+    try:
+        ip = ipaddress.ip_address(value)
+    except (TypeError, ValueError):
+        return False
+    return ip.is_private if private else ip.is_global
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _cmp(op):
+    def f(v, want):
+        a, b = _num(v), _num(want)
+        return a is not None and b is not None and op(a, b)
+    return f
+
+
+def _as_list(want):
+    return list(want) if isinstance(want, (list, tuple)) else [want]
+
+
+# Panther's inline filter conditions, each (field value, filter value) -> bool.
+CONDITIONS = {
+    "Equals": lambda v, w: v == w,
+    "DoesNotEqual": lambda v, w: v != w,
+    "IsGreaterThan": _cmp(lambda a, b: a > b),
+    "IsGreaterThanOrEqual": _cmp(lambda a, b: a >= b),
+    "IsLessThan": _cmp(lambda a, b: a < b),
+    "IsLessThanOrEqual": _cmp(lambda a, b: a <= b),
+    "Contains": lambda v, w: isinstance(v, (str, list)) and w in v,
+    "DoesNotContain": lambda v, w: not (isinstance(v, (str, list)) and w in v),
+    "StartsWith": lambda v, w: isinstance(v, str) and v.startswith(w),
+    "DoesNotStartWith": lambda v, w: not (isinstance(v, str) and v.startswith(w)),
+    "EndsWith": lambda v, w: isinstance(v, str) and v.endswith(w),
+    "DoesNotEndWith": lambda v, w: not (isinstance(v, str) and v.endswith(w)),
+    "IsIn": lambda v, w: v in _as_list(w),
+    "IsNotIn": lambda v, w: v not in _as_list(w),
+    "IsNull": lambda v, w: v is None,
+    "IsNotNull": lambda v, w: v is not None,
+    "IsNullOrEmpty": lambda v, w: v is None or v == "" or v == [] or v == {},
+    "IsNotNullOrEmpty": lambda v, w: not (v is None or v == "" or v == [] or v == {}),
+    "IsIPAddressInCIDR": lambda v, w: _ip_in(v, _as_list(w)),
+    "IsIPAddressNotInCIDR": lambda v, w: not _ip_in(v, _as_list(w)),
+    "IsIPAddressPrivate": lambda v, w: _ip_kind(v, True),
+    "IsIPAddressPublic": lambda v, w: _ip_kind(v, False),
+}
+
+
+def compile_filters(spec):
+    """InlineFilters as written ({All: [...]} or {Any: [...]}, nesting, each
+    leaf a KeyPath, Condition and Value or Values) into a predicate over the
+    event. An unknown condition fails the rule's load."""
+    if spec is None:
+        return None
+    if isinstance(spec, list):
+        spec = {"All": spec}
+    if not isinstance(spec, dict):
+        raise ValueError("InlineFilters: want a mapping of All or Any")
+    if "KeyPath" in spec:
+        cond = CONDITIONS.get(spec.get("Condition"))
+        if cond is None:
+            raise ValueError("InlineFilters: condition %r is not supported (supported: %s)"
+                             % (spec.get("Condition"), ", ".join(sorted(CONDITIONS))))
+        keys = tuple(str(spec["KeyPath"]).split("."))
+        want = spec["Values"] if "Values" in spec else spec.get("Value")
+        return lambda event: cond(_mutable(_deep_get(event, keys, None)), want)
+    parts = []
+    for kind in ("All", "Any"):
+        if kind in spec:
+            subs = [compile_filters(x) for x in spec[kind] or []]
+            parts.append(all if kind == "All" else any)
+            parts[-1] = (parts[-1], subs)
+    unknown = set(spec) - {"All", "Any"}
+    if unknown or not parts:
+        raise ValueError("InlineFilters: unknown keys %s" % ", ".join(sorted(map(str, unknown))))
+    return lambda event: all(agg(f(event) for f in subs) for agg, subs in parts)
+
+
 # ---------------------------------------------------------------- imports
 
 def _register_panther_core():
@@ -417,6 +509,7 @@ class Worker:
     def __init__(self, out):
         self.out = out
         self.rules = []         # (id, module or None)
+        self.filters = {}       # rule index -> predicate from InlineFilters
         self.by_log_type = {}   # log type -> [rule index]
         self.models = {}        # log type -> DataModel
         self.careful = False
@@ -463,6 +556,9 @@ class Worker:
                 if not callable(getattr(module, "rule", None)):
                     raise ValueError("%s defines no rule(event) function" % r["path"])
                 entry["funcs"] = [f for f in ("rule",) + FUNCS if callable(getattr(module, f, None))]
+                flt = compile_filters(r.get("filters"))
+                if flt is not None:
+                    self.filters[i] = flt
             except BaseException as e:
                 module, entry = None, {"error": short_tb(e)}
             self.rules.append((r["id"], module))
@@ -497,6 +593,13 @@ class Worker:
         Returns the outcome, or None when nothing happened worth sending."""
         rid, module = self.rules[k]
         errors = []
+        flt = self.filters.get(k)
+        if flt is not None:
+            try:
+                if not flt(event):
+                    return None
+            except Exception as e:  # a filter comparing what cannot be compared
+                return {"k": k, "e": [{"f": "rule", "m": "InlineFilters: " + error_text(e)}]}
         ok, v = self.call(k, "rule", module, event, where)
         if not ok:
             return {"k": k, "e": [{"f": "rule", "m": v[0], "t": v[1]}]}

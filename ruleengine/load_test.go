@@ -350,3 +350,48 @@ func TestLoadNeedsADirectory(t *testing.T) {
 		t.Errorf("a text file: %v", err)
 	}
 }
+
+// Panther's InlineFilters decide before rule() runs; a condition we do not
+// know fails the rule's load rather than being ignored.
+func TestInlineFilters(t *testing.T) {
+	dir := t.TempDir()
+	writeRule(t, dir, "f", `AnalysisType: rule
+RuleID: F
+Filename: f.py
+LogTypes: [T]
+Severity: Low
+InlineFilters:
+  All:
+    - KeyPath: event.name
+      Condition: Equals
+      Value: Login
+    - Any:
+        - KeyPath: src
+          Condition: IsIPAddressInCIDR
+          Value: 10.0.0.0/8
+        - KeyPath: user
+          Condition: IsIn
+          Values: [alice, bob]
+`, "def rule(event):\n    return True\n")
+	rs := loadTemp(t, dir)
+	for _, tc := range []struct {
+		data map[string]any
+		want bool
+	}{
+		{map[string]any{"event": map[string]any{"name": "Login"}, "src": "10.1.2.3"}, true},
+		{map[string]any{"event": map[string]any{"name": "Login"}, "src": "8.8.8.8", "user": "bob"}, true},
+		{map[string]any{"event": map[string]any{"name": "Login"}, "src": "8.8.8.8", "user": "eve"}, false},
+		{map[string]any{"event": map[string]any{"name": "Logout"}, "src": "10.1.2.3"}, false},
+	} {
+		m, errs := rs.Evaluate(context.Background(), Event{LogType: "T", Data: tc.data})
+		if len(errs) != 0 || (len(m) == 1) != tc.want {
+			t.Errorf("%v: matches %d, errors %v, want match %t", tc.data, len(m), errs, tc.want)
+		}
+	}
+	bad := t.TempDir()
+	writeRule(t, bad, "b", "AnalysisType: rule\nRuleID: B\nFilename: b.py\nLogTypes: [T]\nSeverity: Low\nInlineFilters:\n  All:\n    - {KeyPath: x, Condition: Resembles, Value: y}\n",
+		"def rule(event):\n    return True\n")
+	if _, err := LoadDir(bad); err == nil || !strings.Contains(err.Error(), "condition 'Resembles' is not supported") {
+		t.Errorf("unknown condition: %v", err)
+	}
+}
