@@ -45,6 +45,7 @@ type Tx interface {
 	DetectionTx
 	SyncTx
 	JiraWebhookTx
+	GroupTx
 	// AdvisoryLock serialises a critical section (migrations) across
 	// replicas until the transaction ends. On SQLite the single writer
 	// already does.
