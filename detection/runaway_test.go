@@ -9,11 +9,8 @@ import (
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
-	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/internal/testdb"
-	"github.com/alertbridge/alertbridge/jobs"
-	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/pyrules"
 	"github.com/alertbridge/alertbridge/ruleengine"
 	"github.com/alertbridge/alertbridge/store"
@@ -48,13 +45,7 @@ func TestRunawayRulesRaiseRuleErrorsAndOthersGoOn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := testdb.Open(t, driver)
-		jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Queues: map[string]int{delivery.Queue: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc := lifecycle.New(st, delivery.New(jl, st, delivery.Config{}), nil, lifecycle.Options{})
-		t.Cleanup(svc.Close)
+		st, svc := newService(t, driver)
 		p := detection.New(detection.Config{Rules: rs, Service: svc})
 		t.Cleanup(func() { p.Close() })
 

@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/internal/suggest"
 	"github.com/alertbridge/alertbridge/pyrules"
 )
 
@@ -389,33 +390,18 @@ func checkKeys(n *yaml.Node, known []string, where string) []error {
 
 // closest is the known key a misspelling most likely meant, or "".
 func closest(s string, known []string) string {
-	best, bestD := "", 3 // more than two edits away is no suggestion
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(k)); d < bestD {
-			best, bestD = k, d
-		}
+	lower := make([]string, len(known))
+	for i, k := range known {
+		lower[i] = strings.ToLower(k)
 	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
+	if l := suggest.Closest(strings.ToLower(s), lower); l != "" {
+		for i := range lower {
+			if lower[i] == l {
+				return known[i]
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
-		prev = cur
 	}
-	return prev[len(b)]
+	return ""
 }
 
 func mappingValue(n *yaml.Node, key string) *yaml.Node {
