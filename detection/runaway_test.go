@@ -20,7 +20,7 @@ import (
 // loops for ever, one allocates without bound, one ends the process.
 var runaways = map[string]string{
 	"loop":  "def rule(event):\n    while event.get('kind') == 'bad':\n        pass\n    return False\n",
-	"alloc": "def rule(event):\n    hog = []\n    while event.get('kind') == 'bad':\n        hog.append(bytearray(1 << 20))\n    return False\n",
+	"alloc": "def rule(event):\n    hog = []\n    while event.get('kind') == 'bad':\n        hog.append(bytearray(64 << 20))\n    return False\n",
 	"exit":  "import os\n\ndef rule(event):\n    if event.get('kind') == 'bad':\n        os._exit(1)\n    return False\n",
 	"good":  "def rule(event):\n    return True\n\ndef dedup(event):\n    return event.get('id')\n",
 }
@@ -41,7 +41,7 @@ func TestRunawayRulesRaiseRuleErrorsAndOthersGoOn(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rs, err := ruleengine.Load(ctx, ruleengine.Options{Pool: pyrules.Config{Workers: 1, CallTimeout: 300 * time.Millisecond, Memory: 256 << 20}}, dir)
+		rs, err := ruleengine.Load(ctx, ruleengine.Options{Pool: pyrules.Config{Workers: 1, CallTimeout: time.Second, Memory: 256 << 20}}, dir)
 		if err != nil {
 			t.Fatal(err)
 		}

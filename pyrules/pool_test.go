@@ -71,10 +71,10 @@ func TestRunawayRulesFailAloneAndOthersGoOn(t *testing.T) {
 		"loop": "def rule(event):\n    while event.get('n') == 3:\n        pass\n    return False\n",
 		"stubborn": "def rule(event):\n    while event.get('n') == 3:\n        try:\n            while True:\n                pass\n" +
 			"        except BaseException:\n            pass\n    return False\n",
-		"alloc": "def rule(event):\n    hog = []\n    while event.get('n') == 3:\n        hog.append(bytearray(1 << 20))\n    return False\n",
+		"alloc": "def rule(event):\n    hog = []\n    while event.get('n') == 3:\n        hog.append(bytearray(64 << 20))\n    return False\n",
 		"exit":  "import os\n\ndef rule(event):\n    if event.get('n') == 3:\n        os._exit(7)\n    return False\n",
 	})
-	p := startPool(t, Config{Workers: 1, CallTimeout: 300 * time.Millisecond, Memory: 256 << 20}, spec)
+	p := startPool(t, Config{Workers: 1, CallTimeout: 500 * time.Millisecond, Memory: 256 << 20}, spec)
 	out, err := p.Eval(context.Background(), events(t, 6))
 	if err != nil {
 		t.Fatal(err)
