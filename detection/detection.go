@@ -109,6 +109,11 @@ func (p *Pipeline) Evaluate(ctx context.Context, events []ruleengine.Event) (*Ev
 	rules := p.rules.Load()
 	start := time.Now()
 	matches, errs, err := rules.EvaluateBatch(ctx, events)
+	for errors.Is(err, ruleengine.ErrClosed) && p.rules.Load() != rules {
+		// A reload replaced the set between loading and using it.
+		rules = p.rules.Load()
+		matches, errs, err = rules.EvaluateBatch(ctx, events)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("evaluate events: %w", err)
 	}

@@ -24,7 +24,7 @@ func NewEvent(logType string, data map[string]any, received time.Time) ruleengin
 		}
 		return ev
 	}
-	for _, k := range []string{"p_event_time", "eventTime", "timestamp", "time", "@timestamp"} {
+	for _, k := range []string{"p_event_time", "eventTime", "published", "timestamp", "time", "@timestamp"} { // published: Okta
 		if t, ok := parseTime(data[k]); ok {
 			ev.Time = t
 			break

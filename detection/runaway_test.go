@@ -91,3 +91,38 @@ func TestRunawayRulesRaiseRuleErrorsAndOthersGoOn(t *testing.T) {
 		}
 	})
 }
+
+// A rule with Panther's CreateAlert: false matches and is counted, and
+// raises no alert.
+func TestCreateAlertFalseMatchesWithoutAlerting(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		for name, body := range map[string]string{
+			"quiet.yml": "AnalysisType: rule\nRuleID: Quiet\nFilename: quiet.py\nLogTypes: [Test.Log]\nSeverity: High\nCreateAlert: false\n",
+			"quiet.py":  "def rule(event):\n    return True\n",
+		} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rs, err := ruleengine.LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, svc := newService(t, driver)
+		p := detection.New(detection.Config{Rules: rs, Service: svc})
+		t.Cleanup(func() { p.Close() })
+		stats, err := p.Process(ctx, events("a", "b"))
+		if err != nil || stats.Matches != 2 || stats.Raised != 0 || stats.Pending != 0 {
+			t.Fatalf("stats %+v, %v", stats, err)
+		}
+		var alerts []*alert.Alert
+		if err := st.InTx(ctx, func(tx store.Tx) (err error) {
+			alerts, _, err = tx.ListAlerts(ctx, store.ListQuery{Limit: 10})
+			return err
+		}); err != nil || len(alerts) != 0 {
+			t.Errorf("alerts %v, %v: want none", alerts, err)
+		}
+	})
+}

@@ -197,7 +197,8 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-var errClosed = errors.New("python rule pool is closed")
+// ErrClosed is what a closed pool's calls fail with.
+var ErrClosed = errors.New("python rule pool is closed")
 
 func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 	select {
@@ -260,7 +261,7 @@ func (p *Pool) Eval(ctx context.Context, events []Event) ([][]Outcome, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		return nil, errClosed
+		return nil, ErrClosed
 	}
 	out := make([][]Outcome, len(events))
 	size := max(32, (len(events)+p.cfg.Workers-1)/p.cfg.Workers)
@@ -354,7 +355,7 @@ func (p *Pool) Test(ctx context.Context, rule int, logType string, log map[strin
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		return Outcome{}, errClosed
+		return Outcome{}, ErrClosed
 	}
 	w, err := p.acquire(ctx)
 	if err != nil {

@@ -30,10 +30,15 @@ func (rs *RuleSet) Evaluate(ctx context.Context, ev Event) (matches []Match, err
 	return m[0], e[0]
 }
 
+// ErrClosed is what evaluating with a closed RuleSet fails with: a caller
+// holding a set that a reload replaced evaluates with the new one.
+var ErrClosed = pyrules.ErrClosed
+
 // EvaluateBatch runs the rules over a batch of events in the worker pool
 // and returns, by event, the matches and the failed rule functions. It is
-// safe for concurrent use. It fails only when ctx ends or no worker can be
-// run, and then nothing of the batch may be applied.
+// safe for concurrent use. It fails only when ctx ends, the set is closed
+// (ErrClosed) or no worker can be run, and then nothing of the batch may be
+// applied.
 func (rs *RuleSet) EvaluateBatch(ctx context.Context, events []Event) ([][]Match, [][]RuleError, error) {
 	matches := make([][]Match, len(events))
 	errs := make([][]RuleError, len(events))
