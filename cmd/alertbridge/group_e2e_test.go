@@ -66,20 +66,6 @@ func TestAlertmanagerIssuePerGroup(t *testing.T) {
 		t.Setenv("JIRA_TOKEN", sandbox.DefaultUser.Token)
 		storage := testdb.URL(t, driver)
 		addr := freePort(t)
-		dest := func(name, extra string) string {
-			return fmt.Sprintf(`
-  - name: %s
-    type: jira
-    jira:
-      url: %s
-      deployment: cloud
-      email: %s
-      token_env: JIRA_TOKEN
-      project: SEC
-      timeout: 5s
-      search_lag: 2s
-      requests_per_second: 200%s`, name, sb.URL(), sandbox.DefaultUser.Email, extra)
-		}
 		cfg := writeConfig(t, fmt.Sprintf(`
 server:
   listen: %s
@@ -88,19 +74,10 @@ server:
 storage:
   url: %s
 destinations:%s%s
-`, addr, storage, dest("grouped", "\n      issue_per: group\n      sync: {status: one-way}"), dest("per-alert", "")))
+`, addr, storage, sandboxJira("grouped", sb, "\n      issue_per: group\n      sync: {status: one-way}"), sandboxJira("per-alert", sb, "")))
 		s := startServer(t, cfg, addr)
 		jobsDB := openJobsDB(t, driver, storage)
-		settle := func(what string) {
-			t.Helper()
-			deadline := time.Now().Add(60 * time.Second)
-			for jobsDB.pending(t) > 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: %d jobs still unfinished after 60s\n%s", what, jobsDB.pending(t), s.log)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
+		settle := func(what string) { t.Helper(); jobsDB.settle(t, s, what) }
 		instances := []string{"db-1", "db-2", "db-3"}
 		send := func(cluster string, n int, firing ...string) {
 			t.Helper()
