@@ -105,13 +105,13 @@ destinations:
 	// The second kill lands inside a Retry-After window: the process that
 	// starts next must keep to it, knowing of it from the database.
 	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultRateLimit, Count: 1, RetryAfter: 3 * time.Second})
+	// Killed once the window is recorded: a process killed before it
+	// could write it down leaves nothing for the next to know.
+	jobsDB := openJobsDB(t, driver, storage)
 	waitFor(t, 10*time.Second, func() bool {
-		for _, r := range sb.Requests() {
-			if r.Status == http.StatusTooManyRequests {
-				return true
-			}
-		}
-		return false
+		var n int
+		err := jobsDB.db.QueryRow(`SELECT COUNT(*) FROM jira_sites WHERE blocked_until > 0`).Scan(&n)
+		return err == nil && n > 0
 	})
 	s.kill()
 	s = startServer(t, cfg, addr)
@@ -122,7 +122,6 @@ destinations:
 	for i := range ids {
 		ids[i] = fmt.Sprintf("f-%04d", i)
 	}
-	jobsDB := openJobsDB(t, driver, storage)
 	waitFor(t, 90*time.Second, func() bool {
 		return len(sb.Issues()) >= total && jobsDB.pending(t) == 0
 	})
