@@ -19,7 +19,10 @@ type tx struct {
 	// forUpdate is appended to a select that locks rows; empty on SQLite,
 	// whose writer transaction already excludes every other writer.
 	forUpdate string
-	lock      func(ctx context.Context, key int64) error
+	// ilike matches text case-insensitively: "ILIKE" on PostgreSQL; ""
+	// is SQLite's LIKE, which already ignores ASCII case.
+	ilike string
+	lock  func(ctx context.Context, key int64) error
 }
 
 func (t *tx) Raw() any { return t.raw }
@@ -119,18 +122,9 @@ func DecodeCursor(c string) (int64, error) {
 }
 
 func (t *tx) ListAlerts(ctx context.Context, lq ListQuery) ([]*alert.Alert, string, error) {
-	var (
-		where []string
-		args  []any
-	)
+	where, args := t.listFilter(lq)
 	if lq.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(lq.Status))
-	}
-	if lq.Severity != "" {
-		where, args = append(where, "severity = ?"), append(args, string(lq.Severity))
-	}
-	if !lq.IncludeTest {
-		where, args = append(where, "source <> ?"), append(args, string(alert.SourceTest))
 	}
 	if lq.Cursor != "" {
 		seq, err := DecodeCursor(lq.Cursor)
