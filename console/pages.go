@@ -299,7 +299,7 @@ func issueSync(a *alert.Alert, comments []alert.Comment, timeline []alert.Event,
 	}
 	var fromJira int
 	for _, cm := range comments {
-		if cm.Origin == is.Destination {
+		if cm.Origin == is.Destination || cm.Origin == "jira:"+is.Destination {
 			fromJira++
 		}
 	}
