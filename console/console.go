@@ -81,10 +81,8 @@ func New(cfg Config) *Console {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	for _, f := range []*func() []Destination{&cfg.Destinations} {
-		if *f == nil {
-			*f = func() []Destination { return nil }
-		}
+	if cfg.Destinations == nil {
+		cfg.Destinations = func() []Destination { return nil }
 	}
 	if cfg.Rules == nil {
 		cfg.Rules = func() []Rule { return nil }
@@ -99,16 +97,16 @@ func New(cfg Config) *Console {
 func (c *Console) Register(m signin.Mux) {
 	guard := c.cfg.SignIn.Require
 	for pattern, h := range map[string]http.HandlerFunc{
-		"GET /{$}":                         c.listPage,
-		"GET /alerts/{alertId}":            c.alertPage,
-		"POST /alerts/{alertId}/status":    c.setStatus,
-		"POST /alerts/{alertId}/assign":    c.assign,
-		"POST /alerts/{alertId}/comment":   c.comment,
-		"POST /alerts/{alertId}/dispatch":  c.dispatch,
-		"GET /destinations":                c.destinationsPage,
-		"POST /destinations/{name}/test":   c.sendTest,
-		"GET /rules":                       c.rulesPage,
-		"GET /sources":                     c.sourcesPage,
+		"GET /{$}":                        c.listPage,
+		"GET /alerts/{alertId}":           c.alertPage,
+		"POST /alerts/{alertId}/status":   c.setStatus,
+		"POST /alerts/{alertId}/assign":   c.assign,
+		"POST /alerts/{alertId}/comment":  c.comment,
+		"POST /alerts/{alertId}/dispatch": c.dispatch,
+		"GET /destinations":               c.destinationsPage,
+		"POST /destinations/{name}/test":  c.sendTest,
+		"GET /rules":                      c.rulesPage,
+		"GET /sources":                    c.sourcesPage,
 	} {
 		m.Handle(pattern, guard(h))
 		c.routes = append(c.routes, pattern)

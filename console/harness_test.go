@@ -67,10 +67,12 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	store  store.Store // shared with another harness: a second replica
-	secure bool
-	oidc   *signin.OIDC
-	start  bool // run the delivery workers
+	store   store.Store // shared with another harness: a second replica
+	secure  bool
+	oidc    *signin.OIDC
+	start   bool // run the delivery workers
+	rules   []console.Rule
+	sources []console.Source
 }
 
 // newHarness is the console as serve.go wires it: a real store, the alert
@@ -109,7 +111,10 @@ func newHarness(t testing.TB, driver string, o harnessOptions) *harness {
 	in := signin.New(signin.Config{Store: st, Users: auth.NewUsers(map[string]string{alice: aliceHash()}), OIDC: o.oidc,
 		TTL: time.Hour, Secure: o.secure, Now: h.clock.Now, Logger: logger})
 	ui := console.New(console.Config{Service: h.svc, Store: st, SignIn: in, Logger: logger,
-		Destinations: func() []console.Destination { return []console.Destination{{Name: "hook", Where: h.hook.URL}} }})
+		Destinations: func() []console.Destination { return []console.Destination{{Name: "hook", Where: h.hook.URL}} },
+		Rules:        func() []console.Rule { return o.rules },
+		Sources:      func() []console.Source { return o.sources },
+		Now:          h.clock.Now})
 	h.ui = ui
 	mux := http.NewServeMux()
 	in.Register(mux)

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/console"
 	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/lifecycle"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -266,4 +269,41 @@ func TestLoginThrottle(t *testing.T) {
 			t.Errorf("address failures %d, want 20", n)
 		}
 	})
+}
+
+// The rules page shows each rule's last match and last error from the
+// alerts it raised; the sources page each source's saved position and
+// its API key's expiry.
+func TestRulesAndSourcesPages(t *testing.T) {
+	h := newHarness(t, "sqlite", harnessOptions{
+		rules: []console.Rule{{ID: "Rule.Console", Name: "Console rule", Enabled: true, Severity: "HIGH", LogTypes: []string{"Atlassian.Audit"}},
+			{ID: "Rule.Quiet", Enabled: false, Severity: "LOW"}},
+		sources: []console.Source{{Name: "atlassian-org", Type: "atlassian_audit", PollInterval: time.Minute,
+			KeyExpires: time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC), Checkpoint: "source:atlassian_audit:atlassian-org"}},
+	})
+	h.post(t, "m-1", "the rule matched")
+	ctx := context.Background()
+	err := h.st.InTx(ctx, func(tx store.Tx) error {
+		a := lifecycle.TestAlert(h.clock.Now())
+		a.AlertID, a.ID, a.Type, a.Source, a.Title = "e-1", "Rule.Console", alert.TypeRuleError, alert.SourceDetection, "Rule Rule.Console failed in rule(): boom"
+		if _, err := tx.InsertAlert(ctx, a); err != nil {
+			return err
+		}
+		return tx.PutCheckpoint(ctx, "source:atlassian_audit:atlassian-org", `{"cursor":"abc123"}`, h.clock.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.client(t)
+	h.signIn(t, c)
+	a := h.do(t, c, "GET", "/rules", nil, nil)
+	if !strings.Contains(a.body, `href="/alerts/m-1"`) || !strings.Contains(a.body, `href="/alerts/e-1"`) || !strings.Contains(a.body, "failed in rule(): boom") ||
+		!strings.Contains(a.body, "disabled") || strings.Count(a.body, "never") != 1 {
+		t.Errorf("rules page:\n%s", a.body)
+	}
+	a = h.do(t, c, "GET", "/sources", nil, nil)
+	if !strings.Contains(a.body, "abc123") || !strings.Contains(a.body, "2026-03-01 12:00:00 UTC") || !strings.Contains(a.body, "2026-03-11") ||
+		!strings.Contains(a.body, `class="warn">(9 days)`) {
+		t.Errorf("sources page:\n%s", a.body)
+	}
 }

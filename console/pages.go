@@ -438,9 +438,9 @@ func names[T ~string](v, all []T) []string {
 
 type ruleRow struct {
 	Rule
-	LastMatch   *alert.Alert
-	MatchedAt   time.Time
-	LastError   *alert.Alert
+	LastMatch *alert.Alert
+	MatchedAt time.Time
+	LastError *alert.Alert
 }
 
 func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request) {
