@@ -18,8 +18,13 @@ import (
 	"github.com/alertbridge/alertbridge/store"
 )
 
-// pageSize is how many alerts the list shows at once.
-const pageSize = 50
+// pageSize is how many alerts the list shows at once; countUpTo is where
+// the counts per status stop ("1000+"), so that they cost the same however
+// many alerts there are.
+const (
+	pageSize  = 50
+	countUpTo = 1000
+)
 
 type listRow struct {
 	*alert.Alert
@@ -28,7 +33,7 @@ type listRow struct {
 
 type statusCount struct {
 	Status  alert.Status
-	N       int
+	N       string // "12", or "1000+"
 	URL     string
 	Current bool
 }
@@ -37,7 +42,7 @@ type listData struct {
 	Status, Severity, Destination, Rule, Text string
 	Rows                                      []listRow
 	Counts                                    []statusCount
-	Total                                     int
+	Total                                     string
 	Next, First                               string
 	Statuses                                  []alert.Status
 	Severities                                []alert.Severity
@@ -113,7 +118,7 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request) {
 		if as, next, err = tx.ListAlerts(ctx, lq); err != nil {
 			return err
 		}
-		if counts, err = tx.CountAlerts(ctx, lq); err != nil {
+		if counts, err = tx.CountAlerts(ctx, lq, countUpTo); err != nil {
 			return err
 		}
 		ids := make([]string, len(as))
@@ -130,10 +135,13 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request) {
 	for _, a := range as {
 		d.Rows = append(d.Rows, listRow{Alert: a, Issues: issues[a.AlertID]})
 	}
+	total, more := 0, false
 	for _, st := range alert.Statuses {
-		d.Total += counts[st]
-		d.Counts = append(d.Counts, statusCount{Status: st, N: counts[st], URL: d.filterURL(map[string]string{"status": string(st)}), Current: d.Status == string(st)})
+		n := counts[st]
+		total, more = total+min(n, countUpTo), more || n > countUpTo
+		d.Counts = append(d.Counts, statusCount{Status: st, N: countText(min(n, countUpTo), n > countUpTo), URL: d.filterURL(map[string]string{"status": string(st)}), Current: d.Status == string(st)})
 	}
+	d.Total = countText(total, more)
 	if next != "" {
 		d.Next = d.filterURL(map[string]string{"cursor": next})
 	}
@@ -144,6 +152,13 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request) {
 		d.Rules = append(d.Rules, ru.ID)
 	}
 	c.render(w, r, http.StatusOK, "list", layout{Title: "Alerts", Nav: "alerts"}, d)
+}
+
+func countText(n int, more bool) string {
+	if more {
+		return fmt.Sprintf("%d+", n)
+	}
+	return fmt.Sprint(n)
 }
 
 type deliveryRow struct {

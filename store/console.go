@@ -27,9 +27,10 @@ type ConsoleTx interface {
 	RecordLoginFailure(ctx context.Context, key string, at, restartBefore time.Time) error
 	ClearLoginFailures(ctx context.Context, key string) error
 
-	// CountAlerts counts the alerts q selects by status, ignoring its
-	// status, cursor and limit.
-	CountAlerts(ctx context.Context, q ListQuery) (map[alert.Status]int, error)
+	// CountAlerts counts the alerts q selects in each status, ignoring its
+	// status, cursor and limit, and stopping at upTo+1 in each: a count
+	// over upTo means "more than upTo".
+	CountAlerts(ctx context.Context, q ListQuery, upTo int) (map[alert.Status]int, error)
 	// IssuesOf lists the issues of several alerts at once.
 	IssuesOf(ctx context.Context, alertIDs []string) (map[string][]alert.Issue, error)
 	// LatestAlertOf is the newest alert of a rule (by its id) of the given
@@ -137,7 +138,7 @@ func (t *tx) listFilter(lq ListQuery) (where []string, args []any) {
 		args = append(args, lq.Destination)
 	}
 	if lq.Text != "" {
-		op := "LIKE"
+		op := "LIKE" // SQLite's LIKE ignores ASCII case already
 		if t.ilike != "" {
 			op = t.ilike
 		}
@@ -149,29 +150,27 @@ func (t *tx) listFilter(lq ListQuery) (where []string, args []any) {
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-func (t *tx) CountAlerts(ctx context.Context, lq ListQuery) (map[alert.Status]int, error) {
+func (t *tx) CountAlerts(ctx context.Context, lq ListQuery, upTo int) (map[alert.Status]int, error) {
 	where, args := t.listFilter(lq)
-	q := `SELECT status, COUNT(*) FROM alerts`
+	// One bounded count per status: each reads at most upTo+1 entries of
+	// the (status, severity, source) index, so the counts cost the same
+	// over a hundred alerts as over a million.
+	cond := ""
 	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+		cond = " AND " + strings.Join(where, " AND ")
 	}
-	rs, err := t.q.query(ctx, q+` GROUP BY status`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("count alerts: %w", err)
-	}
-	defer rs.Close()
 	out := map[alert.Status]int{}
-	for rs.Next() {
-		var (
-			st string
-			n  int
-		)
-		if err := rs.Scan(&st, &n); err != nil {
-			return nil, fmt.Errorf("count alerts: %w", err)
+	for _, st := range alert.Statuses {
+		var n int
+		q := `SELECT COUNT(*) FROM (SELECT 1 FROM alerts WHERE status = ?` + cond + ` LIMIT ?) c`
+		if err := t.q.queryRow(ctx, q, append(append([]any{string(st)}, args...), upTo+1)...).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count %s alerts: %w", st, err)
 		}
-		out[alert.Status(st)] = n
+		if n > 0 {
+			out[st] = n
+		}
 	}
-	return out, rs.Err()
+	return out, nil
 }
 
 func (t *tx) IssuesOf(ctx context.Context, alertIDs []string) (map[string][]alert.Issue, error) {

@@ -135,7 +135,7 @@ func TestConsoleListFilters(t *testing.T) {
 				if err != nil || !slices.Equal(ids, c.want) {
 					t.Errorf("%+v: %v, %v; want %v", c.q, ids, err, c.want)
 				}
-				counts, err := tx.CountAlerts(ctx, c.q)
+				counts, err := tx.CountAlerts(ctx, c.q, 10)
 				if err != nil || len(counts) != len(c.counts) {
 					t.Errorf("%+v: counts %v, %v; want %v", c.q, counts, err, c.counts)
 				}
@@ -148,6 +148,10 @@ func TestConsoleListFilters(t *testing.T) {
 			})
 		}
 		_ = s.View(ctx, func(tx store.Tx) error {
+			// Counting stops past the bound: 3 open alerts counted up to 1 say 2.
+			if counts, err := tx.CountAlerts(ctx, store.ListQuery{}, 1); err != nil || counts[alert.StatusOpen] != 2 || counts[alert.StatusTriaged] != 2 {
+				t.Errorf("bounded counts %v, %v", counts, err)
+			}
 			issues, err := tx.IssuesOf(ctx, []string{"a", "b", "c"})
 			if err != nil || len(issues) != 2 || issues["a"][0].Key != "SEC-a" || issues["c"][0].Status != "To Do" {
 				t.Errorf("issues %v, %v", issues, err)

@@ -21,7 +21,8 @@ CREATE TABLE login_failures (
 );
 
 CREATE INDEX alerts_rule_seq ON alerts (rule_id, seq);
--- Counts per status read only the index.
-CREATE INDEX alerts_status_source ON alerts (status, source);
+-- The list's counts per status, with or without a severity, read only
+-- this index.
+CREATE INDEX alerts_status_severity_source ON alerts (status, severity, source);
 -- The list's destination filter: does the alert have a delivery there.
 CREATE INDEX deliveries_alert_destination ON deliveries (alert_id, destination);
