@@ -36,7 +36,10 @@ type Alert struct {
 	StaticSeverity      Severity `json:"staticSeverity,omitempty"`
 
 	Detection *Detection `json:"detection,omitempty"`
-	Source    Source     `json:"source"`
+	// Group is set on an alert that stands for an Alertmanager or Grafana
+	// group, made for destinations with an issue per group.
+	Group  *Group `json:"group,omitempty"`
+	Source Source `json:"source"`
 
 	Status    Status    `json:"status"`
 	Assignee  string    `json:"assignee,omitempty"`
@@ -51,12 +54,30 @@ type Detection struct {
 	Dedup      string    `json:"dedup,omitempty"`
 }
 
+// Group holds the facts of an alert that stands for a group of alerts: its
+// members are the alerts of the group routed to an issue per group.
+type Group struct {
+	// Key is the sender's groupKey; Sender is "Alertmanager" or "Grafana".
+	Key      string `json:"key"`
+	Sender   string `json:"sender"`
+	Receiver string `json:"receiver,omitempty"`
+	// Alerts counts the group's members, Firing those still open or triaged.
+	Alerts int `json:"alerts"`
+	Firing int `json:"firing"`
+}
+
 // Source says how an alert reached alertbridge.
 type Source string
+
+// Refires reports whether the source sends an alert again, under the same
+// identity, when it fires after resolving (Alertmanager's and Grafana's
+// fingerprints), so that a repeat of a resolved alert reopens it.
+func (s Source) Refires() bool { return s == SourceAlertmanager || s == SourceGrafana }
 
 const (
 	SourceAPI          Source = "api"
 	SourceAlertmanager Source = "alertmanager"
+	SourceGrafana      Source = "grafana"
 	SourceDetection    Source = "detection"
 	SourceSystem       Source = "system"
 	SourceTest         Source = "test"
@@ -94,6 +115,12 @@ const (
 	ActionDelivered       = "delivered"
 	ActionDeliveryFailed  = "delivery_failed"
 	ActionReopened        = "reopened"
+	// ActionGrouped: the alert is on its group's issue in a destination
+	// with an issue per group, rather than on an issue of its own.
+	ActionGrouped = "grouped"
+	// ActionGroupChanged: alerts joined, resolved or fired again in the
+	// group an alert stands for.
+	ActionGroupChanged = "group_changed"
 )
 
 // Issue is an alert's counterpart in an external tracker, such as a Jira

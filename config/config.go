@@ -148,9 +148,19 @@ type Jira struct {
 	// (resolved before its issue could be created) still gets an issue,
 	// moved to the status mapped for RESOLVED; false makes no issue.
 	CreateIfResolved bool
+	// IssuePer is IssuePerAlert (one issue per alert) or IssuePerGroup: one
+	// issue per Alertmanager or Grafana group (its groupKey), updated by a
+	// summarised comment when alerts join or resolve.
+	IssuePer string
 
 	Sync JiraSync
 }
+
+// What one Jira issue stands for.
+const (
+	IssuePerAlert = "alert"
+	IssuePerGroup = "group"
+)
 
 // What an alert firing again does to its closed issue.
 const (

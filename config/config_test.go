@@ -162,6 +162,7 @@ func TestParseFull(t *testing.T) {
 					RequestsPerSecond: 1.5,
 					Reopen:            ReopenTransition,
 					CreateIfResolved:  true,
+					IssuePer:          IssuePerAlert,
 					Sync: JiraSync{
 						Status:   SyncOneWay,
 						Assignee: SyncOff,
@@ -303,7 +304,7 @@ func TestDefaults(t *testing.T) {
 		URL: "https://example.atlassian.net", Deployment: DeploymentAuto, Auth: AuthBasic,
 		Email: "bot@example.com", Token: j.Jira.Token, Project: "SEC", IssueType: "Task",
 		Labels: []string{"security-detection"}, Summary: "[{{.Severity}}] {{.Title}}", Description: jiradest.DefaultDescription,
-		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 5, Reopen: ReopenTransition, CreateIfResolved: true,
+		Timeout: 30 * time.Second, MaxConcurrency: 4, RequestsPerSecond: 5, Reopen: ReopenTransition, CreateIfResolved: true, IssuePer: IssuePerAlert,
 		Sync: JiraSync{
 			Status: SyncOff, Assignee: SyncOff, Comments: SyncOff,
 			StatusMap: map[alert.Status]string{

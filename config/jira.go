@@ -47,6 +47,7 @@ func (d *decoder) jira(b *block) *Jira {
 		Reopen:            b.choice("reopen", "reopen", ReopenTransition, ReopenTransition, ReopenNewIssue, ReopenOff),
 		ReopenWindow:      b.duration("reopen_window", 0, 0, 100*365*24*time.Hour),
 		CreateIfResolved:  b.boolean("create_if_resolved", true),
+		IssuePer:          b.choice("issue_per", "issue_per", IssuePerAlert, IssuePerAlert, IssuePerGroup),
 	}
 	if j.Auth == AuthBasic && j.Email == "" && !sandbox {
 		b.problem("email", "required when auth is basic (the user name on Data Center)")

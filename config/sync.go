@@ -22,6 +22,9 @@ func (d *decoder) checkSync(items []item, dests []Destination) Problems {
 	var seen []twoWay
 	var warnings Problems
 	for i, dest := range dests {
+		if dest.Type == TypeJira && dest.Jira != nil && dest.Jira.IssuePer == IssuePerGroup && dest.Jira.Sync.Status == SyncOff && i < len(items) {
+			warnings = append(warnings, Problem{Path: join(items[i].path, "jira.sync.status"), Message: "issue_per: group with status sync off: a group's issue is told in a comment when alerts join or resolve, but it is not moved when the last alert resolves; set sync.status to one-way or two-way"})
+		}
 		if dest.Type != TypeJira || dest.Jira == nil || !dest.Jira.Sync.TwoWay() || i >= len(items) {
 			continue
 		}

@@ -75,3 +75,36 @@ func TestTwoWaySyncAcrossDestinations(t *testing.T) {
 		})
 	}
 }
+
+// An issue per group without status sync never resolves with its group:
+// check-config says so, at the key to change.
+func TestIssuePerGroupWithoutStatusSync(t *testing.T) {
+	for _, c := range []struct {
+		name, sync, issuePer string
+		warned               bool
+	}{
+		{"group, status off", "{assignee: one-way}", "group", true},
+		{"group, status one-way", oneWaySync, "group", false},
+		{"alert, status off", "{assignee: one-way}", "alert", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := jiraSites([3]string{"https://a.atlassian.net", "SEC", c.sync}) + "      issue_per: " + c.issuePer + "\n"
+			cfg, err := Parse([]byte(src), testEnv())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Destinations[0].Jira.IssuePer; got != c.issuePer {
+				t.Errorf("issue_per = %q, want %q", got, c.issuePer)
+			}
+			warned := len(cfg.Warnings) == 1 && cfg.Warnings[0].Path == "destinations[0].jira.sync.status" &&
+				strings.Contains(cfg.Warnings[0].Message, "not moved when the last alert resolves")
+			if warned != c.warned {
+				t.Errorf("warnings = %v, want the status sync warning: %v", cfg.Warnings, c.warned)
+			}
+		})
+	}
+	_, err := Parse([]byte(jiraSites([3]string{"https://a.atlassian.net", "SEC", oneWaySync})+"      issue_per: rule\n"), testEnv())
+	if ps := problemsOf(t, err); len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), "destinations[0].jira.issue_per: ") {
+		t.Errorf("issue_per: rule: problems %v", ps)
+	}
+}

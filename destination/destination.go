@@ -114,3 +114,12 @@ func AlertURL(publicURL string, a *alert.Alert) string {
 	}
 	return strings.TrimRight(publicURL, "/") + "/alerts/" + url.PathEscape(a.AlertID)
 }
+
+// PageURL is the alert's page under alertbridge's public URL, or "" when
+// there is no public URL to put in front of it.
+func PageURL(publicURL, alertID string) string {
+	if publicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(publicURL, "/") + "/alerts/" + url.PathEscape(alertID)
+}

@@ -121,9 +121,10 @@ func (s *Server) postNotification(w http.ResponseWriter, r *http.Request, endpoi
 		s.cfg.Logger.Warn(n.Sender+" left alerts out of a notification (max_alerts); those alerts are not stored",
 			"endpoint", endpoint, "truncated_alerts", n.Truncated, "alerts", len(n.Notices), "group_key", n.GroupKey, "receiver", n.Receiver)
 	}
+	group := lifecycle.GroupOf(n)
 	items := make([]lifecycle.Item, len(n.Notices))
 	for i, x := range n.Notices {
-		items[i] = lifecycle.Item{Alert: x.Alert, Resolved: x.Resolved, Actor: endpoint, Truncated: truncated}
+		items[i] = lifecycle.Item{Alert: x.Alert, Resolved: x.Resolved, Actor: endpoint, Truncated: truncated, Group: group}
 	}
 	res, err := s.cfg.Service.Ingest(r.Context(), items)
 	if err != nil {

@@ -106,8 +106,9 @@ func TestGrafana(t *testing.T) {
 			}
 			a := e.alert(t, id)
 			created, ok := findEvent(a.Timeline, "created")
-			if a.Severity != "CRITICAL" || a.Status != "OPEN" || !ok || created.Actor != "grafana" {
-				t.Errorf("%s: severity %s, status %s, timeline %+v; want CRITICAL, OPEN, created by grafana", id, a.Severity, a.Status, a.Timeline)
+			if a.Severity != "CRITICAL" || a.Status != "OPEN" || !ok || created.Actor != "grafana" || a.Source != "grafana" {
+				t.Errorf("%s: severity %s, status %s, source %s, timeline %+v; want CRITICAL, OPEN, grafana, created by grafana",
+					id, a.Severity, a.Status, a.Source, a.Timeline)
 			}
 		}
 		if a := e.alert(t, "1a2b3c4d5e6f7081"); a.Title != "db-1 is almost out of disk" {

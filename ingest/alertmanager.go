@@ -55,6 +55,11 @@ type Notification struct {
 	Sender   string
 	GroupKey string
 	Receiver string
+	// ExternalURL is the sender's own address; GroupLabels the labels the
+	// group is made by; CommonLabels and CommonAnnotations those all its
+	// alerts in this notification share.
+	ExternalURL                                  string
+	GroupLabels, CommonLabels, CommonAnnotations map[string]string
 	// Truncated is how many alerts of the group the sender left out of this
 	// notification (truncatedAlerts, from the receiver's max_alerts). They
 	// are in no Notice: only a later notification with room for them
@@ -83,14 +88,15 @@ const MaxNotificationTextBytes = 128 << 20
 // notificationFormat is one of the Alertmanager-shaped webhook formats.
 type notificationFormat struct {
 	sender  string // as the sender calls itself
+	source  alert.Source
 	version string
 	// grafana adds Grafana's fields to the Alertmanager ones.
 	grafana bool
 }
 
 var (
-	alertmanagerFormat = notificationFormat{sender: "Alertmanager", version: "4"}
-	grafanaFormat      = notificationFormat{sender: "Grafana", version: "1", grafana: true}
+	alertmanagerFormat = notificationFormat{sender: "Alertmanager", version: "4", source: alert.SourceAlertmanager}
+	grafanaFormat      = notificationFormat{sender: "Grafana", version: "1", grafana: true, source: alert.SourceGrafana}
 )
 
 // Alertmanager parses an Alertmanager webhook notification (version 4).
@@ -115,10 +121,11 @@ func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notif
 	if *m.Version != f.version {
 		return nil, fieldErr("version", "unsupported version %q; want %q", *m.Version, f.version)
 	}
-	// groupLabels are not checked: alertbridge keeps none of them, and
-	// they are a subset of commonLabels, which are.
 	if err := checkTexts("", []namedText{{"status", m.Status}, {"receiver", m.Receiver},
 		{"groupKey", m.GroupKey}, {"externalURL", m.ExternalURL}}); err != nil {
+		return nil, err
+	}
+	if err := checkMap("groupLabels", m.GroupLabels); err != nil {
 		return nil, err
 	}
 	if err := checkMap("commonLabels", m.CommonLabels); err != nil {
@@ -143,7 +150,11 @@ func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notif
 			"so that %s leaves the rest out and says so in truncatedAlerts", MaxNotificationAlerts, MaxNotificationAlerts, f.sender)
 	}
 	n := &Notification{Notices: make([]Notice, 0, len(m.Alerts)), Sender: f.sender, GroupKey: m.GroupKey,
-		Receiver: m.Receiver, Truncated: m.TruncatedAlerts}
+		Receiver: m.Receiver, Truncated: m.TruncatedAlerts, ExternalURL: m.ExternalURL, GroupLabels: m.GroupLabels,
+		CommonLabels: m.CommonLabels, CommonAnnotations: m.CommonAnnotations}
+	if checkURL("externalURL", n.ExternalURL) != nil {
+		n.ExternalURL = "" // a link that would not work; the alerts are what count
+	}
 	size := 0
 	for i, raw := range m.Alerts {
 		path := fmt.Sprintf("alerts[%d]", i)
@@ -162,7 +173,7 @@ func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notif
 				return nil, err
 			}
 		}
-		notice, err := amNotice(m, &ga.amAlert, extra, path, now)
+		notice, err := amNotice(m, &ga.amAlert, extra, f.source, path, now)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +188,7 @@ func parseNotification(body []byte, now time.Time, f notificationFormat) (*Notif
 
 // amNotice makes one alert of a notification. extra holds members the
 // format adds to alertContext.
-func amNotice(m *amMessage, am *amAlert, extra map[string]any, path string, now time.Time) (Notice, error) {
+func amNotice(m *amMessage, am *amAlert, extra map[string]any, source alert.Source, path string, now time.Time) (Notice, error) {
 	err := checkTexts(path, []namedText{{"status", am.Status}, {"fingerprint", am.Fingerprint},
 		{"startsAt", am.StartsAt}, {"endsAt", am.EndsAt}, {"generatorURL", am.GeneratorURL}})
 	if err == nil {
@@ -266,7 +277,7 @@ func amNotice(m *amMessage, am *amAlert, extra map[string]any, path string, now 
 		Runbook:     truncate(firstOf(annotations["runbook_url"], annotations["runbook"]), MaxTextLen),
 		Tags:        tags(labels),
 		Context:     ctx,
-		Source:      alert.SourceAlertmanager,
+		Source:      source,
 		Status:      alert.StatusOpen,
 		UpdatedAt:   now,
 	}

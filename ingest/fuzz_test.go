@@ -209,8 +209,8 @@ func checkNotification(t *testing.T, parse func([]byte, time.Time) (*ingest.Noti
 	size := 0
 	for _, x := range n.Notices {
 		checkAlert(t, x.Alert)
-		if x.Alert.Source != alert.SourceAlertmanager {
-			t.Fatalf("source %q", x.Alert.Source)
+		if want := map[string]alert.Source{"Alertmanager": alert.SourceAlertmanager, "Grafana": alert.SourceGrafana}[n.Sender]; x.Alert.Source != want {
+			t.Fatalf("source %q from %s", x.Alert.Source, n.Sender)
 		}
 		size += len(x.Alert.Context) + len(x.Alert.Description) + len(x.Alert.Title) + len(x.Alert.Runbook)
 	}

@@ -114,7 +114,7 @@ func TestGrafanaPayload(t *testing.T) {
 	want := alert.Alert{
 		ID: "Disk almost full", AlertID: "1a2b3c4d5e6f7081", Name: "Disk almost full",
 		CreatedAt: time.Date(2026, 11, 20, 8, 15, 0, 123456000, time.UTC),
-		Severity:  alert.SeverityCritical, Type: alert.TypeRule, Status: alert.StatusOpen, Source: alert.SourceAlertmanager,
+		Severity:  alert.SeverityCritical, Type: alert.TypeRule, Status: alert.StatusOpen, Source: alert.SourceGrafana,
 		Title: "db-1 has 3% disk left", Description: "The data volume of db-1 is 97% full.",
 		Runbook: "https://runbooks.example.com/disk", Link: "https://grafana.example.com/alerting/grafana/fe1234abcd/view?orgId=1",
 		Tags: []string{"grafana_folder=Storage", "instance=db-1"}, UpdatedAt: now,

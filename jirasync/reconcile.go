@@ -91,6 +91,9 @@ type Destination struct {
 	// ReopenWindow: with ReopenTransition, an issue closed longer ago than
 	// this gets a new issue instead of a transition; zero: no window.
 	ReopenWindow time.Duration
+	// Group: the destination has an issue per group, whose issue is told
+	// of alerts joining and resolving whatever the sync modes say.
+	Group bool
 }
 
 // Options tune a Syncer.
@@ -143,7 +146,7 @@ func (s *Syncer) SetDestinations(dests []Destination) {
 	m := map[string]*Destination{}
 	for i := range dests {
 		d := dests[i]
-		if on(d.Sync.Status) || on(d.Sync.Assignee) || on(d.Sync.Comments) {
+		if on(d.Sync.Status) || on(d.Sync.Assignee) || on(d.Sync.Comments) || d.Group {
 			m[d.Name] = &d
 		}
 	}
@@ -182,11 +185,19 @@ func (s *Syncer) OnChange(ctx context.Context, tx store.Tx, c lifecycle.Change) 
 			}
 			continue
 		}
-		if c.NewStatus != "" && on(d.Sync.Status) {
-			note := fmt.Sprintf("%s changed the status from %s to %s", c.Actor, c.OldStatus, c.NewStatus)
+		var note string
+		switch {
+		case c.Group != nil:
+			// One note per notification, which says what the status
+			// change would.
+			note = groupNote(c.Group)
+		case c.NewStatus != "" && on(d.Sync.Status):
+			note = fmt.Sprintf("%s changed the status from %s to %s", c.Actor, c.OldStatus, c.NewStatus)
 			if c.Reopened {
 				note = fmt.Sprintf("%s: the alert is firing again (%s → %s)", c.Actor, c.OldStatus, c.NewStatus)
 			}
+		}
+		if note != "" {
 			if err := tx.AddOutboundComment(ctx, &store.OutboundComment{AlertID: c.AlertID, Destination: name, Note: note, CreatedAt: now}); err != nil {
 				return err
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -25,6 +27,9 @@ type Item struct {
 	// a repeat included: the alerts left out are in no alert of their own,
 	// so the ones that came are where the news can be seen.
 	Truncated string
+	// Group is the Alertmanager or Grafana group the item came in, shared
+	// by the items of one notification; nil for alerts of other senders.
+	Group *Group
 }
 
 // ActionTruncated is the timeline action of an Item's Truncated note.
@@ -64,8 +69,9 @@ func (s *Service) Ingest(ctx context.Context, items []Item) ([]Result, error) {
 func (s *Service) AcceptTx(ctx context.Context, tx store.Tx, items []Item) ([]Result, error) {
 	results := make([]Result, len(items))
 	var deliveries []*store.Delivery
+	groups := map[string]*groupWork{}
 	for i, it := range items {
-		res, err := s.apply(ctx, tx, it, &deliveries)
+		res, err := s.apply(ctx, tx, it, &deliveries, groups)
 		if err == nil && it.Truncated != "" {
 			err = tx.AddEvent(ctx, it.Alert.AlertID, alert.Event{At: s.now(), Actor: it.Actor, Action: ActionTruncated, Detail: it.Truncated})
 		}
@@ -73,6 +79,9 @@ func (s *Service) AcceptTx(ctx context.Context, tx store.Tx, items []Item) ([]Re
 			return nil, fmt.Errorf("accept alert %s: %w", it.Alert.AlertID, err)
 		}
 		results[i] = res
+	}
+	if err := s.applyGroups(ctx, tx, groups, &deliveries); err != nil {
+		return nil, err
 	}
 	if err := s.q.Enqueue(ctx, tx, deliveries); err != nil {
 		return nil, err
@@ -85,12 +94,17 @@ func (s *Service) AcceptTx(ctx context.Context, tx store.Tx, items []Item) ([]Re
 func (s *Service) Batch() *store.Batcher { return s.batch }
 
 // apply accepts one item inside a group commit.
-func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[]*store.Delivery) (Result, error) {
+func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[]*store.Delivery, groups map[string]*groupWork) (Result, error) {
 	a := it.Alert
 	res := Result{AlertID: a.AlertID}
 	now := s.now()
 	if it.Resolved {
-		return s.applyResolved(ctx, tx, it, now)
+		res, err := s.applyResolved(ctx, tx, it, now)
+		if err == nil && it.Group != nil && !res.Duplicate {
+			w := workOf(groups, it.Group, it.Actor)
+			w.resolved = append(w.resolved, a)
+		}
+		return res, err
 	}
 	inserted, err := tx.InsertAlert(ctx, a)
 	if err != nil {
@@ -98,7 +112,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 	}
 	if !inserted {
 		res.Duplicate = true
-		if a.Source != alert.SourceAlertmanager {
+		if !a.Source.Refires() {
 			return res, nil
 		}
 		// Alertmanager fires the same fingerprint again after resolving it:
@@ -119,6 +133,10 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 		if err := tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionReopened, Detail: "firing again"}); err != nil {
 			return res, err
 		}
+		if it.Group != nil {
+			w := workOf(groups, it.Group, it.Actor)
+			w.back = append(w.back, a)
+		}
 		return res, s.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusOpen, Reopened: true})
 	}
 	d := route.Route(route.InputOf(a), s.routes())
@@ -126,13 +144,26 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 	if len(d.Destinations) == 0 {
 		action = alert.ActionUnrouted
 	}
-	if err := tx.AddEvents(ctx, a.AlertID,
-		alert.Event{At: now, Actor: it.Actor, Action: alert.ActionCreated, Detail: "from " + string(a.Source)},
-		alert.Event{At: now, Actor: "alertbridge", Action: action, Detail: d.String()},
-	); err != nil {
+	events := []alert.Event{
+		{At: now, Actor: it.Actor, Action: alert.ActionCreated, Detail: "from " + string(a.Source)},
+		{At: now, Actor: "alertbridge", Action: action, Detail: d.String()},
+	}
+	own := d.Destinations
+	if it.Group != nil {
+		var grouped []string
+		if own, grouped = s.groupDestinations(d.Destinations); len(grouped) > 0 {
+			w := workOf(groups, it.Group, it.Actor)
+			w.dests = appendNew(w.dests, grouped...)
+			w.joined = append(w.joined, a)
+			events = append(events, alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionGrouped,
+				Detail: fmt.Sprintf("on the issue of %s group %s (alert %s) in %s", it.Group.Sender, it.Group.Key,
+					GroupAlertID(it.Group.Sender, it.Group.Key), strings.Join(grouped, ", "))})
+		}
+	}
+	if err := tx.AddEvents(ctx, a.AlertID, events...); err != nil {
 		return res, err
 	}
-	for _, name := range d.Destinations {
+	for _, name := range own {
 		*deliveries = append(*deliveries, &store.Delivery{AlertID: a.AlertID, Destination: name, Reason: store.ReasonRouted,
 			State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now})
 	}
@@ -174,4 +205,14 @@ func (s *Service) applyResolved(ctx context.Context, tx store.Tx, it Item, now t
 		return res, err
 	}
 	return res, s.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusResolved})
+}
+
+// appendNew appends the names list does not hold yet.
+func appendNew(list []string, names ...string) []string {
+	for _, n := range names {
+		if !slices.Contains(list, n) {
+			list = append(list, n)
+		}
+	}
+	return list
 }

@@ -22,6 +22,9 @@ type Destination struct {
 	route.Destination
 	Type           string
 	ManualDispatch bool
+	// IssuePerGroup: the alerts of an Alertmanager or Grafana group routed
+	// here share one issue, their group's (jira.issue_per: group).
+	IssuePerGroup bool
 }
 
 // Errors the API maps to statuses.
@@ -88,6 +91,10 @@ type Change struct {
 	CommentEdited bool
 	// Reopened marks a source firing an alert again after it was resolved.
 	Reopened bool
+	// Group, on the alert standing for a group, is what a notification
+	// changed in it: its issue is told in one note, which also carries
+	// any status change.
+	Group *GroupChange
 }
 
 // changed hands a committed change to OnChange.

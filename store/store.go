@@ -46,6 +46,7 @@ type Tx interface {
 	SyncTx
 	JiraWebhookTx
 	ConsoleTx
+	GroupTx
 	// AdvisoryLock serialises a critical section (migrations) across
 	// replicas until the transaction ends. On SQLite the single writer
 	// already does.

@@ -81,20 +81,7 @@ func TestAlertmanagerLifecycle(t *testing.T) {
 		storage := testdb.URL(t, driver)
 		addr := freePort(t)
 		dest := func(name, reopen string) string {
-			return fmt.Sprintf(`
-  - name: %s
-    type: jira
-    jira:
-      url: %s
-      deployment: cloud
-      email: %s
-      token_env: JIRA_TOKEN
-      project: SEC
-      timeout: 5s
-      search_lag: 2s
-      reopen: %s
-      requests_per_second: 200
-      sync: {status: one-way}`, name, sb.URL(), sandbox.DefaultUser.Email, reopen)
+			return sandboxJira(name, sb, "\n      reopen: "+reopen+"\n      sync: {status: one-way}")
 		}
 		cfg := writeConfig(t, fmt.Sprintf(`
 server:
@@ -106,16 +93,7 @@ destinations:%s%s
 `, addr, storage, dest("reopening", "transition"), dest("closed-stays", "off")))
 		s := startServer(t, cfg, addr)
 		jobsDB := openJobsDB(t, driver, storage)
-		settle := func(what string) {
-			t.Helper()
-			deadline := time.Now().Add(60 * time.Second)
-			for jobsDB.pending(t) > 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: %d jobs still unfinished after 60s\n%s", what, jobsDB.pending(t), s.log)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
+		settle := func(what string) { t.Helper(); jobsDB.settle(t, s, what) }
 		send := func(group string, alerts ...amAlert) {
 			t.Helper()
 			req, _ := http.NewRequest(http.MethodPost, s.base+"/api/v1/alerts/alertmanager", bytes.NewReader(amNotification(group, alerts, time.Now().Add(-time.Minute))))

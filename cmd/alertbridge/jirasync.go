@@ -20,7 +20,7 @@ func syncDestinations(cfg *config.Config, jenv *jiraEnv) ([]jirasync.Destination
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}
 		dests = append(dests, jirasync.Destination{Name: d.Name, Client: c, Sync: d.Jira.Sync,
-			Reopen: d.Jira.Reopen, ReopenWindow: d.Jira.ReopenWindow})
+			Reopen: d.Jira.Reopen, ReopenWindow: d.Jira.ReopenWindow, Group: d.Jira.IssuePer == config.IssuePerGroup})
 	}
 	return dests, nil
 }

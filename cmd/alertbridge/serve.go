@@ -371,6 +371,7 @@ func serviceDestinations(cfg *config.Config) []lifecycle.Destination {
 			Destination:    route.Destination{Name: d.Name, Severities: d.Severities, AlertTypes: d.AlertTypes, LogTypes: d.LogTypes},
 			Type:           d.Type,
 			ManualDispatch: d.ManualDispatch,
+			IssuePerGroup:  d.Jira != nil && d.Jira.IssuePer == config.IssuePerGroup,
 		}
 	}
 	return out

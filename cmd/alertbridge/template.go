@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -15,6 +17,7 @@ import (
 	"github.com/alertbridge/alertbridge/destination/jiradest"
 	"github.com/alertbridge/alertbridge/ingest"
 	"github.com/alertbridge/alertbridge/jira"
+	"github.com/alertbridge/alertbridge/lifecycle"
 )
 
 const templateUsage = `Usage: alertbridge template render --config FILE DESTINATION [--alert FILE]
@@ -41,7 +44,9 @@ Nothing is sent. Without --alert the alert is check-config's sample: the
 test alert with the labels, annotations and context of an Alertmanager
 alert. With --alert FILE it is the alert in FILE, in the Panther schema
 (as POST /api/v1/alerts takes it) or an Alertmanager or Grafana
-notification, whose alerts are printed one after another.
+notification, whose alerts are printed one after another. For a
+destination with jira.issue_per: group it is a group's issue: the sample
+group of two alerts, or the group of the notification in FILE.
 
 The deployment is the destination's; with deployment: auto, Jira's
 serverInfo is asked unless --deployment says it. Exit 1 when a template
@@ -78,13 +83,17 @@ fails for the alert.`, stdout, stderr)
 	if d.Jira == nil {
 		return fail("%s is a %s destination; only Jira destinations have templates", name, d.Type)
 	}
+	grouped := d.Jira.IssuePer == config.IssuePerGroup
 	alerts := []*alert.Alert{jiradest.SampleAlert(time.Now())}
+	if grouped {
+		alerts = []*alert.Alert{jiradest.SampleGroup(time.Now())}
+	}
 	if *alertPath != "" {
 		body, err := os.ReadFile(*alertPath)
 		if err != nil {
 			return fail("%v", err)
 		}
-		if alerts, err = parseAlerts(body, time.Now()); err != nil {
+		if alerts, err = parseAlerts(body, time.Now(), grouped); err != nil {
 			return fail("%s: %v", *alertPath, err)
 		}
 	}
@@ -126,8 +135,9 @@ fails for the alert.`, stdout, stderr)
 
 // parseAlerts reads an alert file as the HTTP API would: an Alertmanager or
 // Grafana notification (it has alerts and a version), or one alert in the
-// Panther schema.
-func parseAlerts(body []byte, now time.Time) ([]*alert.Alert, error) {
+// Panther schema. grouped makes a notification the alert standing for its
+// group, as an issue per group has it.
+func parseAlerts(body []byte, now time.Time, grouped bool) ([]*alert.Alert, error) {
 	var probe struct {
 		Version *string         `json:"version"`
 		Alerts  json.RawMessage `json:"alerts"`
@@ -142,8 +152,21 @@ func parseAlerts(body []byte, now time.Time) ([]*alert.Alert, error) {
 			return nil, err
 		}
 		out := make([]*alert.Alert, len(nt.Notices))
+		firing := 0
 		for i, n := range nt.Notices {
 			out[i] = n.Alert
+			if n.Resolved {
+				out[i].Status = alert.StatusResolved
+			} else {
+				firing++
+			}
+		}
+		if g := lifecycle.GroupOf(nt); grouped && g != nil {
+			// Listed firing first, as the stored group lists them.
+			slices.SortStableFunc(out, func(a, b *alert.Alert) int {
+				return cmp.Compare(rank(a.Status), rank(b.Status))
+			})
+			return []*alert.Alert{lifecycle.NewGroupAlert(g, out[:min(len(out), lifecycle.MaxGroupListed)], len(out), firing, now)}, nil
 		}
 		return out, nil
 	}
@@ -152,4 +175,12 @@ func parseAlerts(body []byte, now time.Time) ([]*alert.Alert, error) {
 		return nil, err
 	}
 	return []*alert.Alert{a}, nil
+}
+
+// rank orders firing alerts before the others.
+func rank(s alert.Status) int {
+	if s == alert.StatusOpen || s == alert.StatusTriaged {
+		return 0
+	}
+	return 1
 }

@@ -269,3 +269,77 @@ func TestCheckConfigTemplateErrors(t *testing.T) {
 		t.Errorf("unexpected problems:\n%s", errOut)
 	}
 }
+
+// For a destination with an issue per group, "template render" prints the
+// group's issue: the sample group, or the group of a notification, with
+// its alerts listed, as valid ADF and wiki markup that Jira takes.
+func TestTemplateRenderGroup(t *testing.T) {
+	amGroup := upstream.Path(t, "alert-payloads", "alertmanager", "card-grafana-inspired-payload.json")
+	t.Setenv("JIRA_TOKEN", sandbox.DefaultUser.Token)
+	for _, dep := range []jira.Deployment{jira.DeploymentCloud, jira.DeploymentDataCenter} {
+		t.Run(string(dep), func(t *testing.T) {
+			sb, err := sandbox.Start(sandbox.Options{Deployment: dep, Validate: openapicheck.Validate(t, dep)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sb.Close()
+			user := sandbox.DefaultUser.Email
+			if dep == jira.DeploymentDataCenter {
+				user = sandbox.DefaultUser.Name
+			}
+			cfg := writeConfig(t, fmt.Sprintf(`
+server: {public_url: "https://ab.example"}
+destinations:
+  - name: grouped
+    type: jira
+    jira: {url: %s, deployment: %s, email: %s, token_env: JIRA_TOKEN, project: SEC, issue_per: group, sync: {status: one-way}}
+`, sb.URL(), map[jira.Deployment]string{jira.DeploymentCloud: "cloud", jira.DeploymentDataCenter: "datacenter"}[dep], user))
+			client := jira.New(jira.Config{BaseURL: sb.URL(), Deployment: dep, User: user, Token: sandbox.DefaultUser.Token, Timeout: 5 * time.Second})
+			sample := renderFields(t, "--config", cfg, "grouped")
+			group := renderFields(t, "--config", cfg, "grouped", "--alert", amGroup)
+			if len(sample) != 1 || len(group) != 1 {
+				t.Fatalf("%d and %d field sets, want one issue each", len(sample), len(group))
+			}
+			for i, tc := range []struct {
+				f       map[string]any
+				summary string
+				says    []string
+			}{
+				{sample[0], "[INFO] AlertbridgeTest", []string{"1 of 2 firing", "alertbridge test alert on alertbridge-1:8080", "instance=alertbridge-2:8080"}},
+				{group[0], "[INFO] JustATestAlert_1", []string{"3 of 3 firing", "Ratio(Max(Working Set, RSS)", "https://ab.example/alerts/group-"}},
+			} {
+				if tc.f["summary"] != tc.summary {
+					t.Errorf("%d: summary %q, want %q", i, tc.f["summary"], tc.summary)
+				}
+				var md string
+				if desc, ok := tc.f["description"].(map[string]any); ok {
+					if err := openapicheck.For(t, dep).ValidateADF(desc); err != nil {
+						t.Fatalf("%d: the description breaks the ADF schema: %v", i, err)
+					}
+					raw, _ := json.Marshal(desc)
+					doc, err := adf.Parse(raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					md = adf.ToMarkdown(doc)
+				} else {
+					md = fmt.Sprint(tc.f["description"])
+				}
+				for _, s := range tc.says {
+					if !strings.Contains(md, s) {
+						t.Errorf("%d: the description does not say %q:\n%s", i, s, md)
+					}
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := client.CreateIssue(ctx, tc.f, nil)
+				cancel()
+				if err != nil {
+					t.Fatalf("%d: creating the issue from the rendered fields: %v", i, err)
+				}
+			}
+			if errs := sb.ValidationErrors(); len(errs) > 0 {
+				t.Fatalf("create requests break the OpenAPI spec: %v", errs)
+			}
+		})
+	}
+}

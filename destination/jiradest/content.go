@@ -109,7 +109,7 @@ func labelOf(s string) string {
 
 // DefaultDescription is the description template when none is configured:
 // the alert's description, its page in alertbridge, where it came from, its
-// facts, runbook and context. Description and runbook are Markdown already;
+// facts, a group's alerts, runbook and context. Description and runbook are Markdown already;
 // every other value is escaped or quoted as code.
 const DefaultDescription = `{{- with markdown .Description }}{{ . }}
 
@@ -139,6 +139,13 @@ const DefaultDescription = `{{- with markdown .Description }}{{ . }}
 {{ end -}}
 {{ with .Detection.Dedup }}- **Dedup string:** {{ code . }}
 {{ end -}}
+{{ with .Group.Key }}
+### Alerts
+
+{{ $.Group.Firing }} of {{ $.Group.Alerts }} firing{{ if gt $.Group.Alerts (len $.Alerts) }}; the first {{ len $.Alerts }} listed{{ end }}. Alerts joining and resolving are told in comments.
+
+{{ range $.Alerts }}- {{ if eq .Status "RESOLVED" "CLOSED" }}resolved{{ else }}**firing**{{ end }} {{ link .Title .Link }}{{ range $k, $v := .Labels }}{{ if ne (index $.CommonLabels $k) $v }} {{ code (printf "%s=%s" $k $v) }}{{ end }}{{ end }}
+{{ end }}{{ end -}}
 {{ with markdown .Runbook }}
 ### Runbook
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"reflect"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/jira/adf"
 )
 
@@ -51,6 +51,9 @@ type Alert struct {
 	// rules; it is a value, not a pointer, so that ".Detection.MatchCount"
 	// is 0 for other alerts instead of failing the template.
 	Detection alert.Detection
+	// Group holds the facts of an alert standing for a group: its key,
+	// sender and counts; ".Group.Key" is "" for other alerts.
+	Group     alert.Group
 	Source    alert.Source
 	Status    alert.Status
 	Assignee  string
@@ -74,8 +77,16 @@ type Alert struct {
 }
 
 // NewData is the template data for an issue about alerts; the first is the
-// one whose fields are at the top.
+// one whose fields are at the top. For an alert standing for a group
+// (jira.issue_per: group), Alerts are the members its context lists, and
+// the common labels and annotations are the group's.
 func NewData(publicURL string, alerts ...*alert.Alert) *Data {
+	if len(alerts) == 1 && alerts[0].Group != nil {
+		d := &Data{Alert: viewOf(publicURL, alerts[0])}
+		d.Alerts = groupMembers(publicURL, alerts[0])
+		d.CommonLabels, d.CommonAnnotations = d.Labels, d.Annotations
+		return d
+	}
 	d := &Data{Alerts: make([]Alert, 0, len(alerts))}
 	for _, a := range alerts {
 		d.Alerts = append(d.Alerts, viewOf(publicURL, a))
@@ -86,6 +97,30 @@ func NewData(publicURL string, alerts ...*alert.Alert) *Data {
 	d.CommonLabels = common(d.Alerts, func(a Alert) map[string]string { return a.Labels })
 	d.CommonAnnotations = common(d.Alerts, func(a Alert) map[string]string { return a.Annotations })
 	return d
+}
+
+// groupMembers reads the members a group's context lists.
+func groupMembers(publicURL string, group *alert.Alert) []Alert {
+	var c struct {
+		Alerts []struct {
+			AlertID     string            `json:"alertId"`
+			Title       string            `json:"title"`
+			Severity    alert.Severity    `json:"severity"`
+			Status      alert.Status      `json:"status"`
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+			StartsAt    time.Time         `json:"startsAt"`
+			Link        string            `json:"link"`
+		} `json:"alerts"`
+	}
+	_ = json.Unmarshal(group.Context, &c) // a context without the list lists no one
+	out := make([]Alert, 0, len(c.Alerts))
+	for _, m := range c.Alerts {
+		out = append(out, Alert{AlertID: m.AlertID, Title: m.Title, Severity: m.Severity, Status: m.Status,
+			Labels: m.Labels, Annotations: m.Annotations, CreatedAt: m.StartsAt, Link: m.Link,
+			PageURL: PageURL(publicURL, m.AlertID), Source: group.Source})
+	}
+	return out
 }
 
 func viewOf(publicURL string, a *alert.Alert) Alert {
@@ -101,17 +136,21 @@ func viewOf(publicURL string, a *alert.Alert) Alert {
 	if a.Detection != nil {
 		v.Detection = *a.Detection
 	}
+	if a.Group != nil {
+		v.Group = *a.Group
+		// The members are listed on their own (Data.Alerts); the context
+		// shown is the group's.
+		delete(ctx, "alerts")
+		if b, err := json.Marshal(ctx); err == nil {
+			v.ContextJSON = contextJSON(b)
+		}
+	}
 	return v
 }
 
 // PageURL is the alert's page under alertbridge's public URL, or "" when
 // there is no public URL to put in front of it.
-func PageURL(publicURL, alertID string) string {
-	if publicURL == "" {
-		return ""
-	}
-	return strings.TrimRight(publicURL, "/") + "/alerts/" + url.PathEscape(alertID)
-}
+func PageURL(publicURL, alertID string) string { return destination.PageURL(publicURL, alertID) }
 
 // contextMap decodes alertContext keeping numbers as written: a float64
 // would print an ID like 1234567890123 as 1.234567890123e+12.
@@ -290,6 +329,9 @@ func CheckTemplate(name, text string) (string, error) {
 	if err != nil {
 		return "", &TemplateError{Err: err}
 	}
+	if _, err := Execute(t, sampleGroupData()); err != nil {
+		return "", &TemplateError{Err: err, Group: true}
+	}
 	return out, nil
 }
 
@@ -319,19 +361,48 @@ func CheckLabel(name, text string) error {
 type TemplateError struct {
 	Err   error
 	Parse bool // it does not parse; otherwise it failed on the sample alert
+	Group bool // it failed on the sample group, not on the sample alert
 }
 
 func (e *TemplateError) Error() string {
 	if e.Parse {
 		return "template does not parse: " + e.Err.Error()
 	}
+	if e.Group {
+		return e.Err.Error() + " (rendering a sample group's alert, as jira.issue_per: group makes)"
+	}
 	return e.Err.Error() + " (rendering a sample alert)"
 }
 
 func (e *TemplateError) Unwrap() error { return e.Err }
 
-func sampleData() *Data {
-	return NewData(samplePublicURL, SampleAlert(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)))
+// sampleTime is when check-config's sample alerts were raised.
+var sampleTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func sampleData() *Data { return NewData(samplePublicURL, SampleAlert(sampleTime)) }
+
+func sampleGroupData() *Data { return NewData(samplePublicURL, SampleGroup(sampleTime)) }
+
+// SampleGroup is an alert standing for a group of two sample alerts, one
+// firing and one resolved, as an issue per group sees it.
+func SampleGroup(now time.Time) *alert.Alert {
+	a := SampleAlert(now)
+	key := `{}:{alertname="AlertbridgeTest"}`
+	labels := map[string]string{"alertname": "AlertbridgeTest", "job": "alertbridge", "severity": "info", "team": "security"}
+	member := func(id, instance string, status alert.Status) map[string]any {
+		return map[string]any{"alertId": id, "title": "alertbridge test alert on " + instance, "severity": alert.SeverityInfo,
+			"status": status, "labels": map[string]string{"alertname": "AlertbridgeTest", "instance": instance, "job": "alertbridge",
+				"severity": "info", "team": "security"}, "annotations": map[string]string{"summary": "alertbridge test alert"},
+			"startsAt": now.UTC().Format(time.RFC3339), "link": a.Link}
+	}
+	a.Context, _ = json.Marshal(map[string]any{"groupKey": key, "sender": "Alertmanager", "receiver": "alertbridge",
+		"externalURL": "http://alertmanager.example:9093", "groupLabels": map[string]string{"alertname": "AlertbridgeTest"},
+		"labels": labels, "annotations": map[string]string{"summary": "alertbridge test alert"}, "alertCount": 2, "firingCount": 1,
+		"alerts": []any{member("test-sample-1", "alertbridge-1:8080", alert.StatusOpen), member("test-sample-2", "alertbridge-2:8080", alert.StatusResolved)}})
+	a.AlertID, a.ID, a.Title, a.Link = "group-sample", "AlertbridgeTest", "AlertbridgeTest", "http://alertmanager.example:9093"
+	a.Source, a.Detection = alert.SourceAlertmanager, nil
+	a.Group = &alert.Group{Key: key, Sender: "Alertmanager", Receiver: "alertbridge", Alerts: 2, Firing: 1}
+	return a
 }
 
 // textOf is how a function reads its subject: as printing would, except that

@@ -14,8 +14,6 @@ import (
 	"github.com/alertbridge/alertbridge/jira/sandbox"
 )
 
-var sampleTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-
 // render parses and executes one template over d.
 func render(tb testing.TB, text string, d *Data) (string, error) {
 	tb.Helper()
@@ -190,6 +188,15 @@ func TestCheckTemplate(t *testing.T) {
 		!strings.Contains(err.Error(), "can't evaluate field Titel") || !strings.HasSuffix(err.Error(), "(rendering a sample alert)") {
 		t.Fatalf("misspelt field: %v", err)
 	}
+	// A template that fails only for a group's alert is caught too.
+	_, err = CheckTemplate("description", "{{ if .Group.Key }}{{ (index .Alerts 1).Titel }}{{ end }}")
+	if !errors.As(err, &te) || !te.Group || !strings.Contains(err.Error(), "can't evaluate field Titel") ||
+		!strings.HasSuffix(err.Error(), "(rendering a sample group's alert, as jira.issue_per: group makes)") {
+		t.Fatalf("a field misspelt for groups: %v", err)
+	}
+	if out, err := CheckTemplate("description", "{{ range .Alerts }}{{ .Labels.instance }} {{ end }}"); err != nil || out != "alertbridge:8080 " {
+		t.Fatalf("a template over .Alerts: %q, %v", out, err)
+	}
 	if _, err := CheckTemplate("summary", "{{ .Title"); !errors.As(err, &te) || !te.Parse ||
 		!strings.HasPrefix(err.Error(), "template does not parse: template: summary:1:") {
 		t.Fatalf("parse error: %v", err)
@@ -232,6 +239,48 @@ func TestGroupData(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("context %s: labels %s (%v), want %s", ctx, got, err, want)
 		}
+	}
+}
+
+// An alert standing for a group shows its members as .Alerts, the group's
+// labels as the common ones, and its context without the member list.
+func TestGroupAlertData(t *testing.T) {
+	ctx := json.RawMessage(`{"groupKey":"{}:{alertname=\"HostDown\"}","labels":{"alertname":"HostDown","severity":"critical"},
+		"annotations":{"team":"db"},"alerts":[
+		{"alertId":"fp1","title":"db-1 is down","severity":"CRITICAL","status":"OPEN","labels":{"alertname":"HostDown","instance":"db-1","severity":"critical"},"startsAt":"2026-12-01T08:00:00Z","link":"http://prom/1"},
+		{"alertId":"fp2","title":"db-2 is down","severity":"CRITICAL","status":"RESOLVED","labels":{"alertname":"HostDown","instance":"db-2","severity":"critical"},"link":"http://prom/2"}]}`)
+	g := &alert.Alert{AlertID: "group-1", Title: "HostDown", Severity: alert.SeverityCritical, Source: alert.SourceAlertmanager,
+		Status: alert.StatusOpen, Context: ctx, Group: &alert.Group{Key: `{}:{alertname="HostDown"}`, Sender: "Alertmanager", Alerts: 2, Firing: 1}}
+	d := NewData("http://ab", g)
+	got, err := render(t, `{{ .Group.Sender }} {{ .Group.Firing }}/{{ .Group.Alerts }} {{ len .Alerts }} {{ .CommonLabels.severity }} {{ .CommonAnnotations.team }}`+
+		`{{ range .Alerts }} {{ .AlertID }}:{{ .Status }}:{{ .Labels.instance }}:{{ .PageURL }}:{{ .CreatedAt.Year }}{{ end }}`, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `Alertmanager 1/2 2 critical db fp1:OPEN:db-1:http://ab/alerts/fp1:2026 fp2:RESOLVED:db-2:http://ab/alerts/fp2:1`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if strings.Contains(d.ContextJSON, "db-1") || !strings.Contains(d.ContextJSON, "groupKey") {
+		t.Errorf("a group's context JSON shows its members or lacks the group:\n%s", d.ContextJSON)
+	}
+	md, err := Execute(defaultTemplates.description, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### Alerts", "1 of 2 firing.", "**firing** [db-1 is down](http://prom/1) `instance=db-1`",
+		"resolved [db-2 is down](http://prom/2) `instance=db-2`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the default description does not say %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "`severity=critical`") {
+		t.Errorf("the description tells members apart by a label they share:\n%s", md)
+	}
+	// An alert of its own lists no group.
+	md, err = Execute(defaultTemplates.description, NewData("http://ab", SampleAlert(sampleTime)))
+	if err != nil || strings.Contains(md, "### Alerts") {
+		t.Errorf("a single alert's description lists a group (%v):\n%s", err, md)
 	}
 }
 

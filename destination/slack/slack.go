@@ -35,12 +35,25 @@ func New(cfg Config) *Notifier {
 	return &Notifier{cfg: cfg}
 }
 
-// Message renders an alert as a Slack message in mrkdwn.
+// Message renders an alert as a Slack message in mrkdwn. The title leads
+// to the alert's page in alertbridge when there is a public URL, and where
+// the alert came from is linked on its own, as Source.
 func Message(a *alert.Alert, publicURL string) map[string]any {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*[%s] <%s|%s>*", a.Severity, destination.AlertURL(publicURL, a), escape(a.Title))
+	title := destination.PageURL(publicURL, a.AlertID)
+	if title == "" {
+		title = a.Link
+	}
+	if title != "" {
+		fmt.Fprintf(&b, "*[%s] <%s|%s>*", a.Severity, title, escape(a.Title))
+	} else {
+		fmt.Fprintf(&b, "*[%s] %s*", a.Severity, escape(a.Title))
+	}
 	if a.Description != "" {
 		fmt.Fprintf(&b, "\n%s", escape(a.Description))
+	}
+	if a.Link != "" && a.Link != title {
+		fmt.Fprintf(&b, "\nSource: <%s>", a.Link)
 	}
 	fmt.Fprintf(&b, "\nAlert ID: `%s`", escape(a.AlertID))
 	if a.ID != "" {

@@ -21,7 +21,17 @@ func TestMessageEscapesMarkup(t *testing.T) {
 		t.Errorf("title not escaped: %q", text)
 	}
 	if !strings.Contains(text, "<https://x.example/a|") {
-		t.Errorf("no link to the alert: %q", text)
+		t.Errorf("without a public URL the title does not lead to the source: %q", text)
+	}
+	// With one, the title leads to the alert's page, and the source has a
+	// line of its own.
+	text = slack.Message(a, "https://ab.example/")["text"].(string)
+	if !strings.Contains(text, "*[HIGH] <https://ab.example/alerts/a-1|") || !strings.Contains(text, "\nSource: <https://x.example/a>") {
+		t.Errorf("links: %q", text)
+	}
+	a.Link = ""
+	if text = slack.Message(a, "")["text"].(string); strings.Contains(text, "<|") || strings.Contains(text, "Source") {
+		t.Errorf("an alert with no link and no public URL: %q", text)
 	}
 }
 
