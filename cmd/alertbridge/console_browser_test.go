@@ -72,29 +72,19 @@ storage:
   url: %s
 detections:
   paths: [%s]
-destinations:
-  - name: sec-jira
-    type: jira
-    manual_dispatch: true
-    jira:
-      url: %s
-      deployment: cloud
-      email: %s
-      token_env: JIRA_TOKEN
-      project: SEC
-      search_lag: 10ms
-      sync:
-        status: two-way
-        assignee: two-way
-        comments: two-way
-        webhook_secret_env: WEBHOOK_SECRET
+destinations:%s
   - name: soc-hook
     type: webhook
     severities: [CRITICAL]
     manual_dispatch: true
     webhook:
       url: %s
-`, addr, testdb.URL(t, "sqlite"), rules, sb.URL(), sandbox.DefaultUser.Email, hook.URL))
+`, addr, testdb.URL(t, "sqlite"), rules, sandboxJira("sec-jira", sb, `
+      sync:
+        status: two-way
+        assignee: two-way
+        comments: two-way
+        webhook_secret_env: WEBHOOK_SECRET`), hook.URL))
 	s := startServer(t, cfg, addr)
 	for _, a := range []map[string]any{
 		{"alertId": "br-1", "severity": "HIGH", "title": "admin@example.com logged in as alice@example.com", "id": "Atlassian.LoggedInAsUser",
