@@ -62,7 +62,7 @@ func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx)
 		q:         pgxQuerier{pgTx},
 		raw:       pgTx,
 		forUpdate: " FOR UPDATE",
-		ilike:     "ILIKE",
+		ilike:     `COLLATE "C" ILIKE`,
 		lock: func(ctx context.Context, key int64) error {
 			_, err := pgTx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key)
 			return err

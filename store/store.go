@@ -234,7 +234,7 @@ type ListQuery struct {
 	IncludeTest bool
 	// RuleID, Destination and Text narrow the console's list: the
 	// detection that raised the alert, a destination it was delivered to,
-	// and text anywhere in the alert (case-insensitive).
+	// and text anywhere in the alert (ignoring ASCII case).
 	RuleID      string
 	Destination string
 	Text        string
