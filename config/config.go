@@ -227,9 +227,14 @@ const (
 	EndpointEvents       = "events"
 )
 
-// Detections says where detection rules are read from.
+// Detections says where detection rules are read from and how their Python
+// workers run. Zero values mean pyrules' defaults.
 type Detections struct {
-	Paths []string
+	Paths          []string
+	Python         string        // the python3 to run; "" finds it on PATH
+	Workers        int           // worker processes at most
+	CallTimeout    time.Duration // per call of a rule function
+	WorkerMemoryMB int           // address-space limit of each worker
 }
 
 // Defaults that are not obvious from the field they fill.
@@ -343,6 +348,13 @@ func (d *decoder) config(n *yaml.Node) *Config {
 
 func (d *decoder) detections(b *block) Detections {
 	paths, _ := b.strs("paths")
+	det := Detections{
+		Paths:          paths,
+		Python:         b.str("python", ""),
+		Workers:        b.integer("workers", 0, 1),
+		CallTimeout:    b.duration("call_timeout", 0, 10*time.Millisecond, time.Minute),
+		WorkerMemoryMB: b.integer("worker_memory_mb", 0, 64),
+	}
 	b.done()
-	return Detections{Paths: paths}
+	return det
 }

@@ -62,13 +62,19 @@ func New(cfg Config) *Pipeline {
 }
 
 // SetRules replaces the rules (a reload). A batch is evaluated and applied
-// with the rules it started with.
+// with the rules it started with; the old set's workers stop once the
+// evaluations using them end.
 func (p *Pipeline) SetRules(rs *ruleengine.RuleSet) {
 	if rs == nil {
 		rs = &ruleengine.RuleSet{}
 	}
-	p.rules.Store(rs)
+	if old := p.rules.Swap(rs); old != nil && old != rs {
+		_ = old.Close()
+	}
 }
+
+// Close stops the rules' workers.
+func (p *Pipeline) Close() error { return p.rules.Load().Close() }
 
 // Listening says how many enabled rules read logType.
 func (p *Pipeline) Listening(logType string) int { return p.rules.Load().Listening(logType) }
@@ -101,20 +107,35 @@ type Evaluated struct {
 // since rules cut short would be reported as broken.
 func (p *Pipeline) Evaluate(ctx context.Context, events []ruleengine.Event) (*Evaluated, error) {
 	rules := p.rules.Load()
-	ev := &Evaluated{rules: rules, events: events, matches: make([][]ruleengine.Match, len(events)), errs: make([][]ruleengine.RuleError, len(events))}
-	for i, e := range events {
-		start := time.Now()
-		ev.matches[i], ev.errs[i] = rules.Evaluate(ctx, e)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("evaluate events: %w", err)
-		}
-		// Events no rule reads take no time, and would only pull the
-		// histogram towards zero.
+	start := time.Now()
+	matches, errs, err := rules.EvaluateBatch(ctx, events)
+	for errors.Is(err, ruleengine.ErrClosed) && p.rules.Load() != rules {
+		// A reload replaced the set between loading and using it.
+		rules = p.rules.Load()
+		matches, errs, err = rules.EvaluateBatch(ctx, events)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("evaluate events: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("evaluate events: %w", err)
+	}
+	// The batch is evaluated as one in the worker pool; each event that
+	// rules read is recorded at its share of the time. Events no rule reads
+	// take no time, and would only pull the histogram towards zero.
+	listened := 0
+	for _, e := range events {
 		if rules.Listening(e.LogType) > 0 {
-			p.metrics.evaluated(time.Since(start))
+			listened++
 		}
 	}
-	return ev, nil
+	if listened > 0 {
+		per := time.Since(start) / time.Duration(listened)
+		for range listened {
+			p.metrics.evaluated(per)
+		}
+	}
+	return &Evaluated{rules: rules, events: events, matches: matches, errs: errs}, nil
 }
 
 // Process evaluates events and applies them in a group commit. When it
@@ -176,6 +197,9 @@ func (p *Pipeline) ApplyTx(ctx context.Context, tx store.Tx, source string, ev *
 		}
 		for _, m := range ev.matches[i] {
 			st.Matches++
+			if !m.Rule.CreateAlert {
+				continue // Panther's CreateAlert: false: matches are counted, not alerted
+			}
 			if err := p.fold(ctx, tx, m, now, &st); err != nil {
 				return st, err
 			}

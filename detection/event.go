@@ -14,7 +14,7 @@ const LogTypeAtlassianAudit = "Atlassian.Audit"
 // periods and thresholds run on when things happened rather than when they
 // reached us. received stands in for a time the event lacks.
 func NewEvent(logType string, data map[string]any, received time.Time) ruleengine.Event {
-	ev := ruleengine.Event{LogType: logType, Data: data, Time: received}
+	ev := ruleengine.Event{LogType: logType, Data: data, Time: received, Received: received}
 	ev.ID = firstString(data, "id", "eventId", "event_id", "p_row_id")
 	if logType == LogTypeAtlassianAudit {
 		if attrs, ok := data["attributes"].(map[string]any); ok {
@@ -24,7 +24,7 @@ func NewEvent(logType string, data map[string]any, received time.Time) ruleengin
 		}
 		return ev
 	}
-	for _, k := range []string{"p_event_time", "eventTime", "timestamp", "time", "@timestamp"} {
+	for _, k := range []string{"p_event_time", "eventTime", "published", "timestamp", "time", "@timestamp"} { // published: Okta
 		if t, ok := parseTime(data[k]); ok {
 			ev.Time = t
 			break

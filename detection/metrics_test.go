@@ -48,7 +48,22 @@ func loadPack(t *testing.T) *ruleengine.RuleSet {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rs.Close() })
 	return rs
+}
+
+// newService is a store of the driver and the alert service over it, with
+// a jobs layer that is never started: deliveries stay queued.
+func newService(t *testing.T, driver string) (store.Store, *lifecycle.Service) {
+	t.Helper()
+	st := testdb.Open(t, driver)
+	jl, err := jobs.New(context.Background(), jobs.Config{DB: st.Handle(), Queues: map[string]int{delivery.Queue: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := lifecycle.New(st, delivery.New(jl, st, delivery.Config{}), nil, lifecycle.Options{})
+	t.Cleanup(svc.Close)
+	return st, svc
 }
 
 func events(kinds ...string) []ruleengine.Event {
@@ -66,13 +81,7 @@ func events(kinds ...string) []ruleengine.Event {
 func TestRuleMetrics(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
-		st := testdb.Open(t, driver)
-		jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Queues: map[string]int{delivery.Queue: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc := lifecycle.New(st, delivery.New(jl, st, delivery.Config{}), nil, lifecycle.Options{})
-		t.Cleanup(svc.Close)
+		st, svc := newService(t, driver)
 		rs := loadPack(t)
 		reg := prometheus.NewRegistry()
 		p := detection.New(detection.Config{Rules: rs, Service: svc, Metrics: detection.NewMetrics(reg, rs)})

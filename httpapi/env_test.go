@@ -138,6 +138,7 @@ func newEnv(t testing.TB, driver string, o options) *env {
 			batch.Close()
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { rs.Close() })
 		pipeline = detection.New(detection.Config{Rules: rs, Service: svc, Logger: logger})
 	}
 	api := httpapi.New(httpapi.Config{

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
-	"go.starlark.net/starlark"
-
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/pyrules"
 )
 
 // Limits on what a rule may generate. Panther's, where it has one.
@@ -20,215 +18,166 @@ const (
 	maxContextLen = 200 << 10
 )
 
-// Evaluate runs every enabled rule whose LogTypes include ev.LogType. It is
-// safe for concurrent use. If ctx ends part-way, rules not yet run are
-// skipped and the one running fails with ctx's error; a caller should check
-// ctx.Err() afterwards and treat the event as not evaluated rather than raise
-// error alerts for it.
+// Evaluate runs every enabled rule whose LogTypes include ev.LogType; it is
+// EvaluateBatch for one event. If ctx ends first, it returns no matches and
+// no errors: a caller should check ctx.Err() and treat the event as not
+// evaluated.
 func (rs *RuleSet) Evaluate(ctx context.Context, ev Event) (matches []Match, errs []RuleError) {
-	rules := rs.byLogType[ev.LogType]
-	if len(rules) == 0 {
+	m, e, err := rs.EvaluateBatch(ctx, []Event{ev})
+	if err != nil {
 		return nil, nil
 	}
-	event, err := toStarlark(ev.Data)
+	return m[0], e[0]
+}
+
+// ErrClosed is what evaluating with a closed RuleSet fails with: a caller
+// holding a set that a reload replaced evaluates with the new one.
+var ErrClosed = pyrules.ErrClosed
+
+// EvaluateBatch runs the rules over a batch of events in the worker pool
+// and returns, by event, the matches and the failed rule functions. It is
+// safe for concurrent use. It fails only when ctx ends, the set is closed
+// (ErrClosed) or no worker can be run, and then nothing of the batch may be
+// applied.
+func (rs *RuleSet) EvaluateBatch(ctx context.Context, events []Event) ([][]Match, [][]RuleError, error) {
+	matches := make([][]Match, len(events))
+	errs := make([][]RuleError, len(events))
+	var (
+		wire []pyrules.Event
+		at   []int // wire[j] is events[at[j]]
+	)
+	for i, ev := range events {
+		rules := rs.byLogType[ev.LogType]
+		if len(rules) == 0 {
+			continue
+		}
+		w, err := pyrules.EncodeEvent(ev.LogType, WithPantherFields(ev))
+		if err != nil {
+			// Every rule would fail the same way; say so once per rule,
+			// since each has lost coverage of this event.
+			for _, r := range rules {
+				errs[i] = append(errs[i], RuleError{Rule: r, Function: "event", EventID: ev.ID, Err: err})
+			}
+			continue
+		}
+		wire, at = append(wire, w), append(at, i)
+	}
+	if len(wire) == 0 {
+		return matches, errs, nil
+	}
+	out, err := rs.pool.Eval(ctx, wire)
 	if err != nil {
-		// Every rule would fail the same way; say so once per rule, since
-		// each has lost coverage of this event.
-		for _, r := range rules {
-			errs = append(errs, RuleError{Rule: r, Function: "event", EventID: ev.ID, Err: fmt.Errorf("convert event: %w", err)})
-		}
-		return nil, errs
+		return nil, nil, fmt.Errorf("evaluate events: %w", err)
 	}
-	e := newEvaluator(newRunner(ctx, rs.Limits, nil), event, ev)
-	for _, r := range rules {
-		if ctx.Err() != nil {
-			break
-		}
-		m, ok, rerrs := e.evalRule(r)
-		errs = append(errs, rerrs...)
-		if ok {
-			matches = append(matches, m)
-		}
-		// The caller's deadline can pass before its context says so; a rule
-		// stopped by it means the rest would be too.
-		if slices.ContainsFunc(rerrs, stoppedByCaller) {
-			break
+	for j, outcomes := range out {
+		i := at[j]
+		for _, o := range outcomes {
+			r := rs.byIdx[o.Rule]
+			if r == nil {
+				continue
+			}
+			m, ok, rerrs := r.match(events[i], o)
+			errs[i] = append(errs[i], rerrs...)
+			if ok {
+				matches[i] = append(matches[i], m)
+			}
 		}
 	}
-	return matches, errs
+	return matches, errs, nil
 }
 
-func stoppedByCaller(e RuleError) bool {
-	return errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded)
-}
-
-// evaluator runs rules' functions over one event, one rule at a time. It is
-// made once per event, not per rule: at a dozen rules an event, the saving
-// is measurable.
-type evaluator struct {
-	run  *runner
-	args starlark.Tuple // (event,)
-	ev   Event
-	rule *Rule
-	errs []RuleError
-}
-
-func newEvaluator(run *runner, event starlark.Value, ev Event) *evaluator {
-	return &evaluator{run: run, args: starlark.Tuple{event}, ev: ev}
-}
-
-// evalRule runs one rule: rule(), then its optional functions if it matched.
-func (e *evaluator) evalRule(r *Rule) (Match, bool, []RuleError) {
-	e.rule, e.errs = r, nil
-	v, ok := e.call(fnRule)
-	if !ok {
-		return Match{}, false, e.errs
+// match turns a worker's outcome into the match, with the YAML defaults
+// where a function was not defined or failed (as Panther does: losing a
+// detection over a broken title is worse than a plain title), and the
+// failures as RuleErrors.
+func (r *Rule) match(ev Event, o pyrules.Outcome) (Match, bool, []RuleError) {
+	var errs []RuleError
+	fail := func(fn string, err error, tb string) {
+		errs = append(errs, RuleError{Rule: r, Function: fn, EventID: ev.ID, Err: err, Traceback: tb})
 	}
-	hit, isBool := v.(starlark.Bool)
-	if !isBool {
-		e.fail(fnRule, fmt.Errorf("returned %s, want bool", v.Type()))
-		return Match{}, false, e.errs
+	for _, e := range o.Errors {
+		fail(e.Function, ruleErr(e.Message), e.Traceback)
 	}
-	if !hit {
-		return Match{}, false, nil
+	if !o.Matched {
+		return Match{}, false, errs
 	}
-
+	v := o.Values
 	m := Match{
 		Rule:        r,
 		Title:       r.defaultTitle(),
 		Severity:    r.Severity,
 		Runbook:     r.Runbook,
+		Reference:   r.Reference,
 		Description: r.Description,
-		EventTime:   e.ev.Time,
-		EventID:     e.ev.ID,
+		EventTime:   ev.Time,
+		EventID:     ev.ID,
 	}
-	if s, ok := e.str(fnTitle); ok && s != "" {
+	if s := str(v.Title); s != "" {
 		m.Title = truncate(s, maxTitleLen)
 	}
 	m.Dedup = truncate(m.Title, maxDedupLen)
-	if s, ok := e.str(fnDedup); ok && s != "" {
+	if s := str(v.Dedup); s != "" {
 		m.Dedup = truncate(s, maxDedupLen)
 	}
-	if sev, ok := e.severity(); ok {
-		m.Severity, m.GeneratedSeverity = sev, true
+	if s := str(v.Severity); s != "" && !strings.EqualFold(s, "DEFAULT") {
+		if sev, err := alert.ParseSeverity(s); err != nil {
+			fail(fnSeverity, err, "")
+		} else {
+			m.Severity, m.GeneratedSeverity = sev, true
+		}
 	}
-	m.Destinations = e.destinations()
-	m.Context = e.context()
-	if s, ok := e.str(fnRunbook); ok && s != "" {
+	m.Destinations = v.Destinations
+	if v.AlertContext != nil {
+		raw := []byte(*v.AlertContext)
+		switch {
+		case len(raw) > maxContextLen:
+			fail(fnAlertContext, fmt.Errorf("result is %d bytes of JSON, over the %d limit", len(raw), maxContextLen), "")
+		case !json.Valid(raw):
+			fail(fnAlertContext, errors.New("result is not valid JSON"), "")
+		default:
+			m.Context = json.RawMessage(raw)
+		}
+	}
+	if s := str(v.Runbook); s != "" {
 		m.Runbook = s
 	}
-	if s, ok := e.str(fnDescription); ok && s != "" {
+	if s := str(v.Reference); s != "" {
+		m.Reference = s
+	}
+	if s := str(v.Description); s != "" {
 		m.Description = s
 	}
-	return m, true, e.errs
+	return m, true, errs
 }
 
-func (e *evaluator) fail(fn string, err error) {
-	e.errs = append(e.errs, RuleError{Rule: e.rule, Function: fn, EventID: e.ev.ID, Err: err, Position: position(err)})
+// Function names Panther calls.
+const (
+	fnRule         = "rule"
+	fnSeverity     = "severity"
+	fnAlertContext = "alert_context"
+)
+
+// ErrTimeout is what a rule function that ran past its time limit fails
+// with; test with errors.Is.
+var ErrTimeout = errors.New("time limit exceeded")
+
+// funcError is a failure the worker reported, as its message.
+type funcError struct {
+	msg     string
+	timeout bool
 }
 
-// call runs fn(event) if the rule defines fn. ok is false when it does not,
-// or when the call failed (and the failure is recorded).
-func (e *evaluator) call(fn string) (starlark.Value, bool) {
-	f := e.rule.mod.fn(fn)
-	if f == nil {
-		return nil, false
-	}
-	out, err := e.run.call(f, e.args)
-	if err != nil {
-		e.fail(fn, err)
-		return nil, false
-	}
-	return out, true
+func (e funcError) Error() string        { return e.msg }
+func (e funcError) Is(target error) bool { return e.timeout && target == ErrTimeout }
+
+func ruleErr(msg string) error {
+	return funcError{msg: msg, timeout: strings.HasPrefix(msg, "time limit exceeded") ||
+		strings.Contains(msg, "the worker was killed: it said nothing")}
 }
 
-// str calls a function that must return a string (None meaning "use the
-// default").
-func (e *evaluator) str(fn string) (string, bool) {
-	v, ok := e.call(fn)
-	if !ok || v == starlark.None {
-		return "", false
-	}
-	s, isStr := starlark.AsString(v)
-	if !isStr {
-		e.fail(fn, fmt.Errorf("returned %s, want str", v.Type()))
-		return "", false
-	}
-	return s, true
-}
-
-// severity is the generated severity, if severity() gave one other than
-// "DEFAULT" (Panther's word for "the rule's own").
-func (e *evaluator) severity() (alert.Severity, bool) {
-	s, ok := e.str(fnSeverity)
-	if !ok || s == "" || strings.EqualFold(s, "DEFAULT") {
-		return "", false
-	}
-	sev, err := alert.ParseSeverity(s)
-	if err != nil {
-		e.fail(fnSeverity, err)
-		return "", false
-	}
-	return sev, true
-}
-
-func (e *evaluator) destinations() []string {
-	v, ok := e.call(fnDestinations)
-	if !ok || v == starlark.None {
-		return nil
-	}
-	seq, isSeq := v.(starlark.Sequence)
-	if !isSeq || isString(v) {
-		e.fail(fnDestinations, fmt.Errorf("returned %s, want a list of str", v.Type()))
-		return nil
-	}
-	out := make([]string, 0, seq.Len())
-	it := seq.Iterate()
-	defer it.Done()
-	var x starlark.Value
-	for it.Next(&x) {
-		s, isStr := starlark.AsString(x)
-		if !isStr {
-			e.fail(fnDestinations, fmt.Errorf("list holds a %s, want only str", x.Type()))
-			return nil
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-func (e *evaluator) context() json.RawMessage {
-	v, ok := e.call(fnAlertContext)
-	if !ok || v == starlark.None {
-		return nil
-	}
-	if _, isMap := v.(starlark.IterableMapping); !isMap {
-		e.fail(fnAlertContext, fmt.Errorf("returned %s, want dict", v.Type()))
-		return nil
-	}
-	raw, err := appendJSON(nil, v, 0)
-	if err != nil {
-		e.fail(fnAlertContext, fmt.Errorf("encode as JSON: %w", err))
-		return nil
-	}
-	if len(raw) > maxContextLen {
-		e.fail(fnAlertContext, fmt.Errorf("result is %d bytes of JSON, over the %d limit", len(raw), maxContextLen))
-		return nil
-	}
-	return json.RawMessage(raw)
-}
-
-// position is where in Starlark code err arose: the innermost frame that is
-// rule code rather than a built-in.
-func position(err error) string {
-	var ee *starlark.EvalError
-	if !errors.As(err, &ee) {
+func str(p *string) string {
+	if p == nil {
 		return ""
 	}
-	for i := len(ee.CallStack) - 1; i >= 0; i-- {
-		if p := ee.CallStack[i].Pos; p.IsValid() && p.Filename() != "<builtin>" {
-			return p.String()
-		}
-	}
-	return ""
+	return *p
 }

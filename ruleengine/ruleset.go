@@ -1,20 +1,27 @@
 package ruleengine
 
-import "sort"
+import (
+	"sort"
 
-// RuleSet is a loaded, compiled set of rules. It is safe for concurrent use;
-// set Limits before the first Evaluate.
+	"github.com/alertbridge/alertbridge/pyrules"
+)
+
+// RuleSet is a loaded set of rules and the Python workers that run them. It
+// is safe for concurrent use. The zero value is an empty set; one that
+// loaded rules holds worker processes until Close.
 type RuleSet struct {
-	Limits Limits
-
 	rules     []*Rule            // every rule, by ID
+	byIdx     map[int]*Rule      // by index in the pool's spec
 	byLogType map[string][]*Rule // enabled rules only, by ID
+	pool      *pyrules.Pool
+	notes     []string
 }
 
-func newRuleSet(rules []*Rule) *RuleSet {
+func (rs *RuleSet) index(rules []*Rule) {
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
-	rs := &RuleSet{rules: rules, byLogType: map[string][]*Rule{}}
+	rs.rules, rs.byIdx, rs.byLogType = rules, map[int]*Rule{}, map[string][]*Rule{}
 	for _, r := range rules {
+		rs.byIdx[r.idx] = r
 		if !r.Enabled {
 			continue
 		}
@@ -26,7 +33,28 @@ func newRuleSet(rules []*Rule) *RuleSet {
 			}
 		}
 	}
-	return rs
+}
+
+// Close stops the rule set's workers once the evaluations in progress end.
+// A closed set evaluates nothing.
+func (rs *RuleSet) Close() error {
+	if rs == nil || rs.pool == nil {
+		return nil
+	}
+	return rs.pool.Close()
+}
+
+// Notes are what loading skipped or could not use, one line each (analysis
+// types other than rules, helpers and data models; helpers that do not
+// import).
+func (rs *RuleSet) Notes() []string { return append([]string(nil), rs.notes...) }
+
+// PeakRSS is the most memory any of the set's workers has held, in bytes.
+func (rs *RuleSet) PeakRSS() int64 {
+	if rs.pool == nil {
+		return 0
+	}
+	return rs.pool.PeakRSS()
 }
 
 // Rules returns every loaded rule, enabled or not, ordered by ID.

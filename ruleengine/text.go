@@ -1,7 +1,5 @@
 package ruleengine
 
-import "go.starlark.net/starlark"
-
 // truncate cuts s to at most n characters (runes, not bytes, so a title in
 // any script is cut at a character boundary).
 func truncate(s string, n int) string {
@@ -13,9 +11,4 @@ func truncate(s string, n int) string {
 		count++
 	}
 	return s
-}
-
-func isString(v starlark.Value) bool {
-	_, ok := v.(starlark.String)
-	return ok
 }

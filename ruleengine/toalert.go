@@ -2,11 +2,8 @@ package ruleengine
 
 import (
 	"encoding/json"
-	"errors"
 	"slices"
 	"time"
-
-	"go.starlark.net/starlark"
 
 	"github.com/alertbridge/alertbridge/alert"
 )
@@ -74,12 +71,8 @@ func ErrorAlert(e RuleError, now time.Time) alert.Alert {
 	if e.EventID != "" {
 		ctx["eventId"] = e.EventID
 	}
-	if e.Position != "" {
-		ctx["position"] = e.Position
-	}
-	var ee *starlark.EvalError
-	if errors.As(e.Err, &ee) {
-		ctx["backtrace"] = ee.Backtrace()
+	if e.Traceback != "" {
+		ctx["traceback"] = alert.CleanText(e.Traceback)
 	}
 	raw, _ := json.Marshal(ctx) // plain strings: cannot fail
 

@@ -32,6 +32,7 @@ every problem at once with its key path and line. Exit 0 when it is valid
 		fmt.Fprintf(stderr, "%s:\n%v\n", *cfgPath, err)
 		return 1
 	}
+	defer rules.Close()
 	if *online {
 		env := newJiraEnv(slog.New(slog.NewTextHandler(io.Discard, nil)))
 		problems := checkJiraOnline(ctx, cfg, env)

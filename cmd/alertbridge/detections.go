@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -9,19 +10,25 @@ import (
 	"github.com/alertbridge/alertbridge/config"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/lifecycle"
+	"github.com/alertbridge/alertbridge/pyrules"
 	"github.com/alertbridge/alertbridge/ruleengine"
 	"github.com/alertbridge/alertbridge/source/atlassian"
 	"github.com/alertbridge/alertbridge/store"
 )
 
-// loadRules loads detections.paths (relative to the working directory). A
-// rule set that does not load is an error listing every problem: running
-// with some rules silently missing would be a gap nobody sees.
+// loadRules loads detections.paths (relative to the working directory) into
+// a pool of Python workers. A rule set that does not load is an error listing
+// every problem: running with some rules silently missing would be a gap
+// nobody sees. The caller closes the set.
 func loadRules(cfg *config.Config) (*ruleengine.RuleSet, error) {
 	if len(cfg.Detections.Paths) == 0 {
 		return &ruleengine.RuleSet{}, nil // no rules: events are accepted and counted
 	}
-	rs, err := ruleengine.LoadDir(cfg.Detections.Paths...)
+	d := cfg.Detections
+	opts := ruleengine.Options{Pool: pyrules.Config{
+		Python: d.Python, Workers: d.Workers, CallTimeout: d.CallTimeout, Memory: int64(d.WorkerMemoryMB) << 20,
+	}}
+	rs, err := ruleengine.Load(context.Background(), opts, d.Paths...)
 	if err != nil {
 		return nil, fmt.Errorf("detections.paths: the rules do not load:\n%w", err)
 	}

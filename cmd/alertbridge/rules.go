@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/alertbridge/alertbridge/pyrules"
 	"github.com/alertbridge/alertbridge/ruleengine"
 )
 
@@ -25,21 +26,25 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newCmdFlags("rules test", "rules test DIR...", `
 Loads the detections under each DIR (rules, global helpers and data models
-alike, as detections.paths does) and runs the unit tests the rules carry,
-disabled rules included. It prints a line per test and a summary, and exits
-1 when a test fails or a rule does not load.`, stdout, stderr)
+alike, as detections.paths does; for a panther-analysis checkout give its
+rules/, global_helpers/ and data_models/) and runs the unit tests the rules
+carry, with their Mocks, on python3, disabled rules included. It reports each
+rule on its own in panther_analysis_tool test's shape, then the failed rules
+with their reasons and a summary line, and exits 1 when a test fails or a
+rule does not load.`, stdout, stderr)
+	python := fs.String("python", "", "the python3 to run the rules with (default: python3 on PATH)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	if len(fs.args) == 0 {
 		return fs.usageError("missing DIR")
 	}
-	failed, err := ruleengine.RunTests(ctx, stdout, fs.args...)
+	sum, err := ruleengine.RunTests(ctx, stdout, ruleengine.Options{Pool: pyrules.Config{Python: *python}}, fs.args...)
 	if err != nil {
 		fmt.Fprintln(stderr, "alertbridge rules test:", err)
 		return 1
 	}
-	if failed > 0 {
+	if sum.Failed() {
 		return 1
 	}
 	return 0

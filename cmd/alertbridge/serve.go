@@ -134,6 +134,7 @@ func runServer(ctx context.Context, cfgPath string, cfg *config.Config, logger *
 	if err != nil {
 		return err
 	}
+	defer func() { _ = rules.Close() }() // the pipeline's current set, if it got one, closes below
 	sources, periodic := sourceJobs(cfg)
 	sources.SetMetrics(atlassian.NewMetrics(reg, sourceNames(cfg)...))
 	timeout := jobTimeout(cfg)
@@ -168,6 +169,7 @@ func runServer(ctx context.Context, cfgPath string, cfg *config.Config, logger *
 	})
 	svc := lifecycle.New(st, q, serviceDestinations(cfg), lifecycle.Options{Batch: batch, OnChange: syncer.OnChange})
 	pipeline := detection.New(detection.Config{Rules: rules, Service: svc, Logger: logger, Metrics: detection.NewMetrics(reg, rules)})
+	defer pipeline.Close() // stops the rules' Python workers
 	addPollers(cfg, sources, st, svc, pipeline, logger)
 	hooks, err := jiraWebhooks(cfg, jenv, svc, st, logger)
 	if err != nil {
@@ -194,6 +196,9 @@ func runServer(ctx context.Context, cfgPath string, cfg *config.Config, logger *
 		}
 		if err != nil {
 			jenv.restoreClients(old)
+			if rules != nil {
+				_ = rules.Close()
+			}
 			return err
 		}
 		current.Store(next)

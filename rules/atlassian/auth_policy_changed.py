@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "actor_label", "attr", "base_context", "context_items", "first_context", "is_system_actor", "item_name")
+from atlassian_helpers import actor_label, attr, base_context, context_items, first_context, is_system_actor, item_name
 
 # Changes to how people sign in: authentication policies, and the password,
 # SAML and session settings they hold.
@@ -13,11 +13,14 @@ ACTIONS = [
     "set_session_policy",
 ]
 
+
 def rule(event):
-    return deep_get(event, "attributes", "action") in ACTIONS
+    return event.deep_get("attributes", "action") in ACTIONS
+
 
 def _policy(event):
     return item_name(first_context(event, "auth-policy")) or "an authentication policy"
+
 
 def _weak_settings(event):
     """Settings in the event that leave sign-in weaker than it should be."""
@@ -29,10 +32,12 @@ def _weak_settings(event):
             weak.append("weak passwords allowed")
     return weak
 
+
 def title(event):
     weak = _weak_settings(event)
     what = " (%s)" % ", ".join(weak) if weak else ""
     return "%s changed Atlassian authentication policy %s%s" % (actor_label(event), _policy(event), what)
+
 
 def severity(event):
     if _weak_settings(event):
@@ -41,11 +46,13 @@ def severity(event):
         return "LOW"
     return "DEFAULT"
 
+
 def dedup(event):
     return _policy(event)
 
+
 def alert_context(event):
-    ctx = base_context(event, target = _policy(event))
+    ctx = base_context(event, target=_policy(event))
     ctx["domain"] = attr(first_context(event, "auth-policy"), "domain") or None
     ctx["weakSettings"] = _weak_settings(event)
     return ctx

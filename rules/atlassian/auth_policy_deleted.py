@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "actor_label", "attr", "base_context", "first_context", "item_name")
+from atlassian_helpers import actor_label, attr, base_context, first_context, item_name
 
 ACTIONS = [
     "auth_policy_deleted",
@@ -7,19 +7,24 @@ ACTIONS = [
     "saml_policy_deleted",
 ]
 
+
 def rule(event):
-    return deep_get(event, "attributes", "action") in ACTIONS
+    return event.deep_get("attributes", "action") in ACTIONS
+
 
 def _policy(event):
     return item_name(first_context(event, "auth-policy")) or "an authentication policy"
 
+
 def title(event):
     return "%s deleted Atlassian authentication policy %s" % (actor_label(event), _policy(event))
+
 
 def dedup(event):
     return _policy(event)
 
+
 def alert_context(event):
-    ctx = base_context(event, target = _policy(event))
+    ctx = base_context(event, target=_policy(event))
     ctx["domain"] = attr(first_context(event, "auth-policy"), "domain") or None
     return ctx

@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "action", "actor_key", "actor_label", "base_context")
+from atlassian_helpers import action, actor_key, actor_label, base_context
 
 EXPORTS = {
     "export_managed_account": "the managed accounts list",
@@ -7,11 +7,14 @@ EXPORTS = {
     "export_audit_log": "the organization audit log",
 }
 
+
 def rule(event):
-    return deep_get(event, "attributes", "action") in EXPORTS
+    return event.deep_get("attributes", "action") in EXPORTS
+
 
 def title(event):
     return "%s exported %s from Atlassian" % (actor_label(event), EXPORTS.get(action(event), "data"))
+
 
 def severity(event):
     # The audit log says what admins did; the account lists are a ready-made
@@ -20,8 +23,10 @@ def severity(event):
         return "LOW"
     return "DEFAULT"
 
+
 def dedup(event):
     return "%s:%s" % (actor_key(event), action(event))
 
+
 def alert_context(event):
-    return base_context(event, target = EXPORTS.get(action(event)))
+    return base_context(event, target=EXPORTS.get(action(event)))

@@ -1,10 +1,13 @@
-load("atlassian_helpers.py", "actor_label", "attr", "base_context", "container_label", "first_context", "item_name")
+from atlassian_helpers import actor_label, attr, base_context, container_label, first_context, item_name
+
 
 def rule(event):
-    return deep_get(event, "attributes", "action") == "marketplace_app_installed"
+    return event.deep_get("attributes", "action") == "marketplace_app_installed"
+
 
 def _app(event):
     return first_context(event, "apps")
+
 
 def title(event):
     app = item_name(_app(event)) or "a Marketplace app"
@@ -14,10 +17,12 @@ def title(event):
     on = " on %s" % where if where else ""
     return "%s installed third-party app %s%s%s" % (actor_label(event), app, by, on)
 
+
 def dedup(event):
     return _app(event).get("id") or item_name(_app(event))
 
+
 def alert_context(event):
-    ctx = base_context(event, target = item_name(_app(event)) or None)
+    ctx = base_context(event, target=item_name(_app(event)) or None)
     ctx["vendor"] = attr(_app(event), "vendor") or None
     return ctx

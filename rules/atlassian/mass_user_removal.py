@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "actor_key", "actor_label", "base_context", "first_context", "user_label")
+from atlassian_helpers import actor_key, actor_label, base_context, first_context, user_label
 
 # Ways an account loses access. One is routine offboarding; many from one
 # actor in a short time (the Threshold) is sabotage or a compromised admin.
@@ -12,14 +12,18 @@ ACTIONS = [
     "managed_account_deletion_scheduled",
 ]
 
+
 def rule(event):
-    return deep_get(event, "attributes", "action") in ACTIONS
+    return event.deep_get("attributes", "action") in ACTIONS
+
 
 def title(event):
     return "%s is removing Atlassian users in bulk" % actor_label(event)
 
+
 def dedup(event):
     return actor_key(event)
 
+
 def alert_context(event):
-    return base_context(event, target = user_label(first_context(event, "users")) or None)
+    return base_context(event, target=user_label(first_context(event, "users")) or None)

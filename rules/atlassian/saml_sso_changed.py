@@ -1,4 +1,4 @@
-load("atlassian_helpers.py", "action", "actor_label", "base_context")
+from atlassian_helpers import action, actor_label, base_context
 
 # Single sign-on decides who may sign in as any managed account. Pointing it
 # at another identity provider, or removing it, is a takeover path.
@@ -10,19 +10,24 @@ CHANGES = {
     "gsync_sso_disabled": "turned off Google single sign-on",
 }
 
+
 def rule(event):
-    return deep_get(event, "attributes", "action") in CHANGES
+    return event.deep_get("attributes", "action") in CHANGES
+
 
 def title(event):
     return "%s %s for Atlassian" % (actor_label(event), CHANGES[action(event)])
+
 
 def severity(event):
     if action(event) in ["saml_config_created", "gsync_sso_enabled"]:
         return "MEDIUM"
     return "DEFAULT"
 
+
 def dedup(event):
     return action(event)
+
 
 def alert_context(event):
     return base_context(event)

@@ -34,7 +34,7 @@ func TestSourceMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs.Limits.Timeout = time.Second
+		t.Cleanup(func() { rs.Close() })
 		reg := prometheus.NewRegistry()
 		e.pipeline = detection.New(detection.Config{Rules: rs, Service: e.svc, Metrics: detection.NewMetrics(reg, rs)})
 

@@ -203,7 +203,7 @@ func (p *Poller) poll(ctx context.Context) (PollStats, error) {
 		received := p.now()
 		events := make([]ruleengine.Event, len(pg.Data))
 		for i, d := range pg.Data {
-			events[i] = detection.NewEvent(detection.LogTypeAtlassianAudit, d, received)
+			events[i] = detection.NewEvent(detection.LogTypeAtlassianAudit, WithPantherShape(d), received)
 		}
 		ev, err := p.pipeline.Evaluate(ctx, events)
 		if err != nil {

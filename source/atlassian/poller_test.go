@@ -175,7 +175,7 @@ func newEnv(t *testing.T, driver string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs.Limits.Timeout = time.Second // a loaded test machine is no rule bug
+	t.Cleanup(func() { rs.Close() })
 	return &env{st: st, svc: svc, pipeline: detection.New(detection.Config{Rules: rs, Service: svc})}
 }
 
