@@ -22,9 +22,9 @@ import (
 
 	"github.com/alertbridge/alertbridge/console"
 	"github.com/alertbridge/alertbridge/httpapi"
-	"github.com/alertbridge/alertbridge/signin"
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/jirasync/inbound"
+	"github.com/alertbridge/alertbridge/signin"
 )
 
 // specPath is the HTTP API's OpenAPI document.
