@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/auth"
 )
 
 // Config is a loaded, validated configuration. Every default is filled in.
@@ -45,12 +46,19 @@ type Server struct {
 	IngestRate      float64
 	IngestBurst     int
 	ShutdownTimeout time.Duration
+	// Console is the web console's sign-in; no users and no OIDC: the
+	// console's pages refuse everyone.
+	Console Console
 }
 
 // APIToken is one bearer token accepted on /api/.
 type APIToken struct {
 	Name  string
 	Token Secret
+	// Scopes is what the token may do; when the key is not set it is
+	// every scope (auth.AllScopes), as before scopes existed, and
+	// check-config warns.
+	Scopes []auth.Scope
 }
 
 // Storage says where alertbridge keeps its state.
@@ -336,7 +344,7 @@ func (d *decoder) config(n *yaml.Node) *Config {
 		Sources:      d.sources(b.items("sources")),
 		Detections:   d.detections(b.sub("detections")),
 	}
-	cfg.Warnings = d.checkSync(dests, cfg.Destinations)
+	cfg.Warnings = append(d.checkSync(dests, cfg.Destinations), d.warnings...)
 	b.done()
 	return cfg
 }

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/auth"
 	"github.com/alertbridge/alertbridge/destination/jiradest"
 )
 
@@ -29,9 +30,12 @@ const (
 	hookSecret    = "tok-HOOK-0005"
 	slackURL      = "https://hooks.slack.com/services/T0/B0/tok-SLACK-0006"
 	atlassianKey  = "tok-ATLASSIAN-0007"
+	oidcSecret    = "tok-OIDC-0009"
+	// aliceHash is bcrypt (cost 10) of "full-config-password".
+	aliceHash = "$2a$10$VJVV6YWXezLWx/1NX4wogeb5uNIWmg14Pvm5Vfrw8.uVJHnUKnI3S"
 )
 
-var allSecrets = []string{apiToken, panther, jiraToken, webhookSecret, hookSecret, slackURL, atlassianKey}
+var allSecrets = []string{apiToken, panther, jiraToken, webhookSecret, hookSecret, slackURL, atlassianKey, oidcSecret, aliceHash}
 
 // testEnv holds the variables and files every test config may refer to.
 func testEnv() Env {
@@ -44,6 +48,8 @@ func testEnv() Env {
 		"EMPTY":                 "",
 		"NOT_A_URL":             "tok-NOTURL-0008",
 		"SLACK_URL":             slackURL,
+		"ALICE_PASSWORD_HASH":   aliceHash,
+		"OIDC_CLIENT_SECRET":    oidcSecret,
 	}
 	files := map[string]string{
 		"/run/secrets/panther-token": panther + "\n",
@@ -106,12 +112,18 @@ func TestParseFull(t *testing.T) {
 			Listen:    "0.0.0.0:9090",
 			PublicURL: "https://alerts.example.com",
 			APITokens: []APIToken{
-				{Name: "ci", Token: newSecret("env ALERTBRIDGE_API_TOKEN", apiToken)},
-				{Name: "panther", Token: newSecret("file /run/secrets/panther-token", panther)},
+				{Name: "ci", Token: newSecret("env ALERTBRIDGE_API_TOKEN", apiToken), Scopes: []auth.Scope{auth.ScopeRead, auth.ScopeTriage}},
+				{Name: "panther", Token: newSecret("file /run/secrets/panther-token", panther), Scopes: []auth.Scope{auth.ScopeIngest}},
 			},
 			IngestRate:      50.5,
 			IngestBurst:     100,
 			ShutdownTimeout: 40 * time.Second,
+			Console: Console{
+				SessionTTL: 4 * time.Hour,
+				Users:      []ConsoleUser{{Name: "alice@example.com", PasswordHash: newSecret("env ALICE_PASSWORD_HASH", aliceHash)}},
+				OIDC: &OIDC{IssuerURL: "https://idp.example.com/realms/sec", ClientID: "alertbridge",
+					ClientSecret: newSecret("env OIDC_CLIENT_SECRET", oidcSecret), UsernameClaim: "preferred_username", Scopes: []string{"email", "profile"}},
+			},
 		},
 		Storage: Storage{URL: "postgres://alertbridge@db.example.com:5432/alertbridge"},
 		Destinations: []Destination{
@@ -274,6 +286,7 @@ func TestDefaults(t *testing.T) {
 	wantServer := Server{
 		Listen: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080",
 		IngestRate: 2000, IngestBurst: 4000, ShutdownTimeout: 25 * time.Second,
+		Console: Console{SessionTTL: 12 * time.Hour},
 	}
 	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, wantServer)

@@ -14,6 +14,8 @@ import (
 type decoder struct {
 	env   Env
 	probs Problems
+	// warnings are risks found while decoding, for Config.Warnings.
+	warnings Problems
 	// budget bounds how far aliases are expanded in free-form values and
 	// merge keys, since aliases let a small file describe an enormous tree.
 	budget int

@@ -18,6 +18,7 @@ func (d *decoder) server(b *block) Server {
 		APITokens:       d.apiTokens(b.items("api_tokens")),
 		ShutdownTimeout: b.duration("shutdown_timeout", 25*time.Second, 0, 0),
 	}
+	s.Console = d.console(b.sub("console"))
 	if err := checkListen(s.Listen); err != nil {
 		b.problem("listen", "%v", err)
 	}
@@ -62,7 +63,7 @@ func (d *decoder) apiTokens(items []item) []APIToken {
 	first := map[string]string{}
 	for _, it := range items {
 		b := d.block(it.path, it.node)
-		t := APIToken{Name: b.required("name"), Token: b.requiredSecret("token")}
+		t := APIToken{Name: b.required("name"), Token: b.requiredSecret("token"), Scopes: d.scopes(b, it.path)}
 		if prev, dup := first[t.Name]; dup && t.Name != "" {
 			b.problem("name", "duplicate token name %q (first at %s)", t.Name, prev)
 		} else {

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/auth"
 	"github.com/alertbridge/alertbridge/ingest"
 	"github.com/alertbridge/alertbridge/internal/apierror"
 	"github.com/alertbridge/alertbridge/lifecycle"
@@ -334,7 +335,11 @@ func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeStrict(r, &body); err != nil {
 		return err
 	}
-	p := lifecycle.Patch{Actor: s.actor(r, body.Actor), Assignee: body.Assignee}
+	actor, err := s.actor(r, "actor", body.Actor)
+	if err != nil {
+		return err
+	}
+	p := lifecycle.Patch{Actor: actor, Assignee: body.Assignee}
 	if body.Status == nil && body.Assignee == nil {
 		return badField("", "nothing to change: give status, assignee or both")
 	}
@@ -361,12 +366,20 @@ func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// actor is who the request says made a change, else the token's name.
-func (s *Server) actor(r *http.Request, given *string) string {
-	if given != nil && *given != "" {
-		return *given
+// actor is who made a change: the token, or the person a token with the
+// act_as scope names in field; naming someone without it is a 403.
+func (s *Server) actor(r *http.Request, field string, given *string) (string, error) {
+	p, _ := auth.FromContext(r.Context())
+	var name string
+	if given != nil {
+		name = *given
 	}
-	return "token:" + tokenName(r.Context())
+	actor, err := p.Actor(name)
+	var missing *auth.MissingScopeError
+	if errors.As(err, &missing) {
+		return "", scopeError(missing, field)
+	}
+	return actor, err
 }
 
 // MaxCommentBytes is Jira's comment limit, so a comment always fits there.
@@ -393,7 +406,10 @@ func (s *Server) postComment(w http.ResponseWriter, r *http.Request) error {
 	if err := checkText("body", *body.Body); err != nil {
 		return err
 	}
-	author := s.actor(r, body.Author)
+	author, err := s.actor(r, "author", body.Author)
+	if err != nil {
+		return err
+	}
 	if err := checkPerson("author", author); err != nil {
 		return err
 	}
@@ -422,7 +438,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The actor goes on the timeline as patch's and comment's do, so it is
 	// held to the same rule.
-	actor := s.actor(r, body.Actor)
+	actor, err := s.actor(r, "actor", body.Actor)
+	if err != nil {
+		return err
+	}
 	if err := checkPerson("actor", actor); err != nil {
 		return err
 	}

@@ -191,8 +191,8 @@ func TestPatchAlert(t *testing.T) {
 			t.Errorf("after patch: status %s, assignee %v", a.Status, a.Assignee)
 		}
 		wantEvents := []eventJSON{
-			{Actor: "b@example.com", Action: "status_changed", Detail: "OPEN → TRIAGED"},
-			{Actor: "b@example.com", Action: "assignee_changed", Detail: "(none) → a@example.com"},
+			{Actor: "b@example.com via token:ops", Action: "status_changed", Detail: "OPEN → TRIAGED"},
+			{Actor: "b@example.com via token:ops", Action: "assignee_changed", Detail: "(none) → a@example.com"},
 		}
 		if tl := e.alert(t, "patch-1").Timeline; !slices.Equal(lastN(tl, 2), wantEvents) {
 			t.Errorf("timeline ends %+v, want %+v", lastN(tl, 2), wantEvents)
@@ -253,7 +253,7 @@ func TestPostComment(t *testing.T) {
 		var c commentJSON
 		r := e.do(t, http.MethodPost, "/api/v1/alerts/comment-1/comments", `{"body": "Seen **twice** today.", "author": "b@example.com"}`)
 		want(t, r, http.StatusCreated, &c)
-		if c.ID == 0 || c.AlertID != "comment-1" || c.Author != "b@example.com" || c.Body != "Seen **twice** today." {
+		if c.ID == 0 || c.AlertID != "comment-1" || c.Author != "b@example.com via token:ops" || c.Body != "Seen **twice** today." {
 			t.Errorf("comment: %+v", c)
 		}
 		// Without an author the comment is the token's.
@@ -263,7 +263,7 @@ func TestPostComment(t *testing.T) {
 		if len(a.Comments) != 2 || a.Comments[0] != c || a.Comments[1].Author != "token:ops" || a.Comments[1].Body != "second" {
 			t.Errorf("comments %+v, want %+v and the token's", a.Comments, c)
 		}
-		if ev, ok := findEvent(a.Timeline, "commented"); !ok || ev.Actor != "b@example.com" {
+		if ev, ok := findEvent(a.Timeline, "commented"); !ok || ev.Actor != "b@example.com via token:ops" {
 			t.Errorf("timeline %+v, want a commented entry by b@example.com", a.Timeline)
 		}
 
@@ -310,7 +310,7 @@ func TestDispatch(t *testing.T) {
 		if n := len(a.Deliveries); n != 2 || a.Deliveries[1].ID != d.DeliveryID || a.Deliveries[1].Reason != "manual" {
 			t.Errorf("deliveries %+v, want the routed one and manual %d", a.Deliveries, d.DeliveryID)
 		}
-		if ev, ok := findEvent(a.Timeline, "dispatched"); !ok || ev.Actor != "b@example.com" || ev.Detail != "hook" {
+		if ev, ok := findEvent(a.Timeline, "dispatched"); !ok || ev.Actor != "b@example.com via token:ops" || ev.Detail != "hook" {
 			t.Errorf("timeline %+v, want a dispatched entry by b@example.com", a.Timeline)
 		}
 		hits := e.hooks["hook"].hitsFor(t, "dispatch-1")

@@ -60,7 +60,11 @@ func timeOrNil(t time.Time) *time.Time {
 
 func (s *Server) testDestination(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	id, err := s.cfg.Service.SendTest(r.Context(), name, s.actor(r, nil))
+	actor, err := s.actor(r, "", nil)
+	if err != nil {
+		return err
+	}
+	id, err := s.cfg.Service.SendTest(r.Context(), name, actor)
 	if errors.Is(err, lifecycle.ErrUnknownDest) {
 		return notFound("no destination named " + name)
 	}

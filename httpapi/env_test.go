@@ -143,7 +143,7 @@ func newEnv(t testing.TB, driver string, o options) *env {
 	}
 	api := httpapi.New(httpapi.Config{
 		Service: svc, Store: st, Logger: logger, Registry: reg,
-		Tokens:     []httpapi.Token{{Name: "ops", Value: opsToken}, {Name: "other", Value: otherToken}},
+		Tokens:     append([]httpapi.Token{{Name: "ops", Value: opsToken}, {Name: "other", Value: otherToken}}, scopedTokens()...),
 		IngestRate: o.ingestRate, IngestBurst: o.ingestBurst,
 		Detections: pipeline,
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/alertbridge/alertbridge/auth"
 	"github.com/alertbridge/alertbridge/detection"
 	"github.com/alertbridge/alertbridge/internal/apierror"
 	"github.com/alertbridge/alertbridge/lifecycle"
@@ -43,6 +44,8 @@ const MaxNotificationBodyBytes = 64 << 20
 type Token struct {
 	Name  string
 	Value string
+	// Scopes is what the token may do; nil: every scope.
+	Scopes []auth.Scope
 }
 
 // Config configures the API.
@@ -73,8 +76,8 @@ type Server struct {
 }
 
 type tokenHash struct {
-	name string
-	sum  [32]byte
+	principal auth.Principal
+	sum       [32]byte
 }
 
 // New builds the API.
@@ -95,32 +98,38 @@ func New(cfg Config) *Server {
 	for _, t := range cfg.Tokens {
 		// Comparing fixed-size hashes keeps the comparison constant-time
 		// whatever the lengths of the token and the guess.
-		s.tokens = append(s.tokens, tokenHash{name: t.Name, sum: sha256.Sum256([]byte(t.Value))})
+		scopes := t.Scopes
+		if scopes == nil {
+			scopes = auth.AllScopes
+		}
+		s.tokens = append(s.tokens, tokenHash{principal: auth.Principal{Name: t.Name, Token: true, Scopes: scopes}, sum: sha256.Sum256([]byte(t.Value))})
 	}
 	s.routes()
 	return s
 }
 
 func (s *Server) routes() {
-	ingest := func(h handler) http.Handler { return s.api(true, MaxBodyBytes, h) }
-	notification := func(h handler) http.Handler { return s.api(true, MaxNotificationBodyBytes, h) }
-	api := func(h handler) http.Handler { return s.api(false, MaxBodyBytes, h) }
+	ingest := func(h handler) http.Handler { return s.api(auth.ScopeIngest, true, MaxBodyBytes, h) }
+	notification := func(h handler) http.Handler { return s.api(auth.ScopeIngest, true, MaxNotificationBodyBytes, h) }
+	read := func(h handler) http.Handler { return s.api(auth.ScopeRead, false, MaxBodyBytes, h) }
+	triage := func(h handler) http.Handler { return s.api(auth.ScopeTriage, false, MaxBodyBytes, h) }
+	admin := func(h handler) http.Handler { return s.api(auth.ScopeAdmin, false, MaxBodyBytes, h) }
 	s.mux.Handle("POST /api/v1/alerts", ingest(s.postAlert))
 	s.mux.Handle("POST /api/v1/alerts/alertmanager", notification(s.postAlertmanager))
 	s.mux.Handle("POST /api/v1/alerts/grafana", notification(s.postGrafana))
 	s.mux.Handle("POST /api/v1/logs/{logType}", ingest(s.postLogs))
-	s.mux.Handle("GET /api/v1/alerts", api(s.listAlerts))
-	s.mux.Handle("GET /api/v1/alerts/{alertId}", api(s.getAlert))
-	s.mux.Handle("PATCH /api/v1/alerts/{alertId}", api(s.patchAlert))
-	s.mux.Handle("POST /api/v1/alerts/{alertId}/comments", api(s.postComment))
-	s.mux.Handle("POST /api/v1/alerts/{alertId}/dispatch", api(s.dispatch))
-	s.mux.Handle("GET /api/v1/destinations", api(s.listDestinations))
-	s.mux.Handle("POST /api/v1/destinations/{name}/test", api(s.testDestination))
-	s.mux.Handle("POST /-/reload", api(s.reload))
-	s.mux.Handle("/api/", api(func(w http.ResponseWriter, r *http.Request) error {
+	s.mux.Handle("GET /api/v1/alerts", read(s.listAlerts))
+	s.mux.Handle("GET /api/v1/alerts/{alertId}", read(s.getAlert))
+	s.mux.Handle("PATCH /api/v1/alerts/{alertId}", triage(s.patchAlert))
+	s.mux.Handle("POST /api/v1/alerts/{alertId}/comments", triage(s.postComment))
+	s.mux.Handle("POST /api/v1/alerts/{alertId}/dispatch", triage(s.dispatch))
+	s.mux.Handle("GET /api/v1/destinations", read(s.listDestinations))
+	s.mux.Handle("POST /api/v1/destinations/{name}/test", triage(s.testDestination))
+	s.mux.Handle("POST /-/reload", admin(s.reload))
+	// Any valid token learns that a route does not exist; no scope is needed.
+	s.mux.Handle("/api/", s.api("", false, MaxBodyBytes, func(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no such endpoint: " + r.Method + " " + r.URL.Path)
 	}))
-	s.mux.HandleFunc("GET /alerts/{alertId}", s.serveAlertPage)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -168,23 +177,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handler is an API handler; an error it returns becomes the answer.
 type handler func(w http.ResponseWriter, r *http.Request) error
 
-type ctxKey struct{}
-
 // tokenName is the name of the token that authenticated the request.
 func tokenName(ctx context.Context) string {
-	name, _ := ctx.Value(ctxKey{}).(string)
-	return name
+	p, _ := auth.FromContext(ctx)
+	return p.Name
 }
 
-// api wraps a handler with authentication, the ingest rate limit, a limit
-// of maxBody bytes on the body and error rendering.
-func (s *Server) api(limited bool, maxBody int64, h handler) http.Handler {
+// api wraps a handler with authentication, the scope it needs ("" for
+// none), the ingest rate limit, a limit of maxBody bytes on the body and
+// error rendering.
+func (s *Server) api(scope auth.Scope, limited bool, maxBody int64, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, ok := s.authenticate(r)
+		p, ok := s.authenticate(r)
+		name := p.Name
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="alertbridge"`)
 			s.fail(w, r, &apierror.Error{Status: http.StatusUnauthorized, Code: "unauthorized",
 				Message: "missing or invalid bearer token in the Authorization header"})
+			return
+		}
+		if scope != "" && !p.Has(scope) {
+			s.fail(w, r, scopeError(&auth.MissingScopeError{Principal: p, Scope: scope, For: r.Method + " " + r.URL.Path}, ""))
 			return
 		}
 		if limited {
@@ -196,7 +209,7 @@ func (s *Server) api(limited bool, maxBody int64, h handler) http.Handler {
 			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, name))
+		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
 		if err := h(w, r); err != nil {
 			s.fail(w, r, apierror.From(err))
 			if apierror.From(err).Status >= 500 {
@@ -213,19 +226,28 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apierror.Error)
 	apierror.Write(w, e)
 }
 
-func (s *Server) authenticate(r *http.Request) (string, bool) {
+// scopeError is the 403 for a missing scope; field names the request
+// field that needed it, if one did.
+func scopeError(m *auth.MissingScopeError, field string) *apierror.Error {
+	return &apierror.Error{Status: http.StatusForbidden, Code: "missing_scope", Field: field, Message: m.Error()}
+}
+
+func (s *Server) authenticate(r *http.Request) (auth.Principal, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "", false
+		return auth.Principal{}, false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	name, found := "", 0
+	var (
+		p     auth.Principal
+		found int
+	)
 	for _, t := range s.tokens {
 		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
-			name, found = t.name, 1
+			p, found = t.principal, 1
 		}
 	}
-	return name, found == 1
+	return p, found == 1
 }
 
 // allow takes one request from the token's bucket, or says how long until

@@ -23,6 +23,11 @@ func sqliteDSN(file string, readOnly bool) string {
 	v.Add("_pragma", "foreign_keys(1)")
 	if readOnly {
 		v.Add("_pragma", "query_only(1)")
+		// Readers map the file rather than copy pages through read(2),
+		// and keep a larger cache: the console's list and counts walk
+		// indexes of every alert.
+		v.Add("_pragma", "mmap_size(268435456)")
+		v.Add("_pragma", "cache_size(-16384)")
 	} else {
 		v.Add("_pragma", "journal_mode(WAL)")
 		// NORMAL is for River's own bookkeeping (fetches, completions),

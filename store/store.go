@@ -45,6 +45,7 @@ type Tx interface {
 	DetectionTx
 	SyncTx
 	JiraWebhookTx
+	ConsoleTx
 	GroupTx
 	// AdvisoryLock serialises a critical section (migrations) across
 	// replicas until the transaction ends. On SQLite the single writer
@@ -231,6 +232,12 @@ type ListQuery struct {
 	// IncludeTest lists the test alerts sent to check destinations too;
 	// they are left out by default, so they do not mix with real ones.
 	IncludeTest bool
+	// RuleID, Destination and Text narrow the console's list: the
+	// detection that raised the alert, a destination it was delivered to,
+	// and text anywhere in the alert (ignoring ASCII case).
+	RuleID      string
+	Destination string
+	Text        string
 }
 
 // Open connects to the database a storage URL names and applies migrations.

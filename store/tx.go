@@ -19,7 +19,12 @@ type tx struct {
 	// forUpdate is appended to a select that locks rows; empty on SQLite,
 	// whose writer transaction already excludes every other writer.
 	forUpdate string
-	lock      func(ctx context.Context, key int64) error
+	// ilike matches text ignoring ASCII case, as SQLite's LIKE (used when
+	// it is "") does: on PostgreSQL ILIKE in the C collation, whose
+	// ASCII-only folding measured twice as fast over alert bodies as the
+	// database's own.
+	ilike string
+	lock  func(ctx context.Context, key int64) error
 	// failed is an error of held statements sent outside any call that
 	// could return it (see Raw); the transaction must not commit.
 	failed error
@@ -166,18 +171,9 @@ func DecodeCursor(c string) (int64, error) {
 }
 
 func (t *tx) ListAlerts(ctx context.Context, lq ListQuery) ([]*alert.Alert, string, error) {
-	var (
-		where []string
-		args  []any
-	)
+	where, args := t.listFilter(lq)
 	if lq.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(lq.Status))
-	}
-	if lq.Severity != "" {
-		where, args = append(where, "severity = ?"), append(args, string(lq.Severity))
-	}
-	if !lq.IncludeTest {
-		where, args = append(where, "source <> ?"), append(args, string(alert.SourceTest))
 	}
 	if lq.Cursor != "" {
 		seq, err := DecodeCursor(lq.Cursor)

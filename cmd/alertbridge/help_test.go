@@ -24,6 +24,7 @@ var helpSynopses = map[string]string{
 	"jira-sandbox":          "jira-sandbox [--listen ADDR]",
 	"template render":       "template render --config FILE DESTINATION",
 	"version":               "version",
+	"hash-password":         "hash-password < PASSWORD",
 }
 
 func TestHelpEveryCommand(t *testing.T) {

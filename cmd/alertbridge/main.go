@@ -24,6 +24,7 @@ Usage:
   alertbridge jira-sandbox --listen ADDR     run the in-memory Jira (--deployment, --webhook-url, --webhook-secret-env)
   alertbridge template render --config FILE DESTINATION [--alert FILE]
                                              print the Jira fields a destination's templates make for an alert
+  alertbridge hash-password < PASSWORD       print the bcrypt hash of a console user's password
   alertbridge version                        print the version, revision, build date and Go version
 
 Run "alertbridge help COMMAND" or "alertbridge COMMAND --help" for a command's arguments and flags.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return templateCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		return versionCmd(args[1:], stdout, stderr)
+	case "hash-password":
+		return hashPassword(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "-version", "--version":
 		// The habit of Prometheus, Alertmanager and Grafana, which all
 		// answer --version: no further arguments are looked at.

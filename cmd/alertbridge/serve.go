@@ -76,7 +76,8 @@ type serveOptions struct {
 func serveFlags(stdout, stderr io.Writer) (*cmdFlags, serveOptions) {
 	fs := newCmdFlags("serve", "serve --config FILE [--log-format json|text] [--log-level LEVEL] [--debug-listen ADDR]", `
 Runs the service until SIGINT or SIGTERM: the HTTP API on server.listen
-(/api/, /webhooks/jira/, /healthz, /readyz, /metrics), the delivery and
+(/api/, /webhooks/jira/, /healthz, /readyz, /metrics) and the console
+(/, /login), the delivery and
 Jira sync workers, and the source pollers. On SIGTERM it stops taking
 requests, lets those in flight and running deliveries finish (each step
 bounded by server.shutdown_timeout), and exits 0. Logs go to stderr.
@@ -158,6 +159,8 @@ func runServer(ctx context.Context, cfgPath string, cfg *config.Config, logger *
 	// The configuration in force; a reload replaces it.
 	var current atomic.Pointer[config.Config]
 	current.Store(cfg)
+	var currentRules atomic.Pointer[ruleengine.RuleSet]
+	currentRules.Store(rules)
 	q := delivery.New(jl, st, delivery.Config{
 		Batch:        batch,
 		Notifiers:    notifiers,
@@ -206,6 +209,7 @@ func runServer(ctx context.Context, cfgPath string, cfg *config.Config, logger *
 		syncer.SetDestinations(syncDests)
 		svc.SetDestinations(serviceDestinations(next))
 		pipeline.SetRules(rules)
+		currentRules.Store(rules)
 		receiver.set(hooks)
 		addPollers(next, sources, st, svc, pipeline, logger)
 		return nil
@@ -216,6 +220,12 @@ func runServer(ctx context.Context, cfgPath string, cfg *config.Config, logger *
 		Detections: pipeline, Reload: func(context.Context) error { return reload.reload() },
 	})
 	api.Handle(inbound.Pattern, &receiver)
+	ui, signIn, err := newConsole(ctx, cfg, &current, &currentRules, st, svc, logger)
+	if err != nil {
+		return err
+	}
+	signIn.Register(api)
+	ui.Register(api)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -378,7 +388,7 @@ func serviceDestinations(cfg *config.Config) []lifecycle.Destination {
 func apiTokens(cfg *config.Config) []httpapi.Token {
 	out := make([]httpapi.Token, len(cfg.Server.APITokens))
 	for i, t := range cfg.Server.APITokens {
-		out[i] = httpapi.Token{Name: t.Name, Value: t.Token.Value()}
+		out[i] = httpapi.Token{Name: t.Name, Value: t.Token.Value(), Scopes: t.Scopes}
 	}
 	return out
 }

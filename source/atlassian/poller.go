@@ -134,7 +134,10 @@ type checkpoint struct {
 	LastEventAt time.Time `json:"lastEventAt"`
 }
 
-func (p *Poller) checkpointName() string { return "source:atlassian_audit:" + p.cfg.Name }
+func (p *Poller) checkpointName() string { return CheckpointName(p.cfg.Name) }
+
+// CheckpointName is where a source's position is saved in the store.
+func CheckpointName(source string) string { return "source:atlassian_audit:" + source }
 
 func (p *Poller) now() time.Time { return p.cfg.Now().UTC() }
 
