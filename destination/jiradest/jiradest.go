@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -250,8 +251,21 @@ func (n *Notifier) done(note destination.Notification, sent bool, err error) err
 	var je *jira.Error
 	if sent && !(errors.As(err, &je) && je.Status >= 400 && je.Status < 500) {
 		t.uncertain = n.cfg.Now()
+		if timedOut(err) {
+			// Jira had the request and did not answer in time: it may be
+			// working on it still, so the create may land as late again as
+			// we waited, and the search lag counts from then.
+			t.uncertain = t.uncertain.Add(n.cfg.Client.Timeout())
+		}
 	}
 	return err
+}
+
+// timedOut reports whether a request ended because the client stopped
+// waiting for its answer.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func (n *Notifier) forget(id int64) {

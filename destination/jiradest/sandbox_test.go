@@ -195,6 +195,56 @@ func TestLostAnswerFoundAfterLag(t *testing.T) {
 	}
 }
 
+// A create Jira serves after the client gave up on it lands later than the
+// attempt ended: the next attempts wait out the lag from as late again as
+// the client waited, so they find it instead of creating a second issue.
+func TestCreateServedAfterTimeoutIsFound(t *testing.T) {
+	_, sb := setup(t, jira.DeploymentCloud, sandbox.Options{IndexLag: 300 * time.Millisecond}, Config{})
+	n, err := New(Config{Destination: "sec-jira", Project: "SEC", SearchLag: 500 * time.Millisecond,
+		Client: jira.New(jira.Config{BaseURL: sb.URL(), Deployment: jira.DeploymentCloud, User: sandbox.DefaultUser.Email,
+			Token: sandbox.DefaultUser.Token, Timeout: time.Second})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Served 1.6 s after it arrived: 0.6 s after the client gave up, after
+	// the first attempt's end plus the search lag.
+	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultServedLate, Method: http.MethodPost, PathPrefix: "/rest/api/3/issue", Count: 1, Delay: 1600 * time.Millisecond})
+	note := destination.Notification{Alert: sample(), DeliveryID: 11, Attempt: 1}
+	if _, err := notify(t, n, note); err == nil || destination.IsPermanent(err) || !timedOut(err) {
+		t.Fatalf("first attempt: %v, want a timeout", err)
+	}
+	// The attempts as the delivery worker makes them: each snooze waited out.
+	for note.Attempt = 2; note.Attempt < 10; note.Attempt++ {
+		r, err := notify(t, n, note)
+		if err == nil {
+			// Count once the late create has landed.
+			lateServed := func() bool {
+				for _, q := range sb.Requests() {
+					if q.Fault == sandbox.FaultServedLate.String() && q.Served != 0 {
+						return true
+					}
+				}
+				return false
+			}
+			for deadline := time.Now().Add(10 * time.Second); !lateServed(); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the late create was never served")
+				}
+			}
+			if is := sb.Issues(); len(is) != 1 || r.Issue.Key != is[0].Key {
+				t.Fatalf("%d issues for one alert; receipt %+v", len(is), r.Issue)
+			}
+			return
+		}
+		d, ok := destination.RetryDelay(err)
+		if !ok {
+			t.Fatalf("attempt %d: %v", note.Attempt, err)
+		}
+		time.Sleep(d)
+	}
+	t.Fatal("no issue after 9 attempts")
+}
+
 // After a restart the notifier knows nothing of earlier attempts: it
 // searches and waits out the lag counted from the last attempt.
 func TestUnknownEarlierAttempt(t *testing.T) {

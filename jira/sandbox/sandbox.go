@@ -449,6 +449,8 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				setStatus(0, FaultSlow.String(), 0)
 				return
 			}
+		case FaultServedLate:
+			time.Sleep(f.Delay)
 		}
 	}
 
@@ -504,8 +506,8 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func faultName(f *fault) string {
-	if f != nil && f.Kind == FaultSlow {
-		return FaultSlow.String()
+	if f != nil && (f.Kind == FaultSlow || f.Kind == FaultServedLate) {
+		return f.Kind.String()
 	}
 	return ""
 }

@@ -245,6 +245,10 @@ const (
 	// then answers Status (default 502) instead, as Jira behind a proxy that
 	// gave up on it does.
 	FaultStoredServerError
+	// FaultServedLate serves the request after Delay whether or not the
+	// client still waits, as a Jira that queued the request does: a client
+	// that timed out sees no answer, and the effect lands later.
+	FaultServedLate
 )
 
 // String is the kind's name, as RecordedRequest.Fault gives it.
@@ -260,6 +264,8 @@ func (k FaultKind) String() string {
 		return "lost-answer"
 	case FaultStoredServerError:
 		return "stored-server-error"
+	case FaultServedLate:
+		return "served-late"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -279,7 +285,7 @@ type FaultSpec struct {
 	// ResetHeader sends X-RateLimit-Reset instead of Retry-After.
 	ResetHeader bool
 	Status      int           // FaultServerError (default 503), FaultStoredServerError (default 502)
-	Delay       time.Duration // FaultSlow; FaultLostAnswer (0: until the client gives up)
+	Delay       time.Duration // FaultSlow, FaultServedLate; FaultLostAnswer (0: until the client gives up)
 }
 
 // WebhookDelivery is one webhook the sandbox sent.
