@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,9 +49,50 @@ func jiraExactlyOnceUnderFaults(t *testing.T, driver string) {
 	t.Setenv("ALERTBRIDGE_RETRY_BACKOFF", "200ms")
 	addr := freePort(t)
 	storage := testdb.URL(t, driver)
-	cfg := writeConfig(t, faultConfig(addr, storage, sb, 300, 16))
+	cfg := writeConfig(t, fmt.Sprintf(`
+server:
+  listen: %s
+  api_tokens: [{name: t, token_env: ALERTBRIDGE_API_TOKEN}]
+storage:
+  url: %s
+destinations:
+  - name: sec-jira
+    type: jira
+    jira:
+      url: %s
+      deployment: cloud
+      email: %s
+      token_env: JIRA_TOKEN
+      project: SEC
+      timeout: 2s
+      search_lag: 1s
+      requests_per_second: 300
+      max_concurrency: 16
+`, addr, storage, sb.URL(), sandbox.DefaultUser.Email))
 
-	post := func(s *server, from, to int) { postAlerts(t, s, "f-%04d", from, to) }
+	post := func(s *server, from, to int) {
+		var wg sync.WaitGroup
+		ids := make(chan int)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range ids {
+					code, err := s.api("POST", "/api/v1/alerts", map[string]any{
+						"alertId": fmt.Sprintf("f-%04d", i), "title": fmt.Sprintf("fault %d", i), "severity": "HIGH",
+					}, nil)
+					if err != nil || code != http.StatusAccepted {
+						t.Errorf("post %d: %d %v", i, code, err)
+					}
+				}
+			}()
+		}
+		for i := from; i < to; i++ {
+			ids <- i
+		}
+		close(ids)
+		wg.Wait()
+	}
 
 	// Each kill lands while deliveries are in flight: the rate limit keeps
 	// a few hundred of them queued behind the posts.
