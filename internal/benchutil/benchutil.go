@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -175,4 +176,47 @@ func FreshDatabase(admin string) (string, error) {
 		u, query = u[:i], u[i:]
 	}
 	return u[:strings.LastIndexByte(u, '/')] + "/" + name + query, nil
+}
+
+// PostAll calls post for every id from clients goroutines at once (client
+// is the goroutine's number, 0 to clients-1), and returns the first error;
+// a client stops at its first error, the others carry on.
+func PostAll(clients int, ids []string, post func(client int, id string) error) error {
+	next := make(chan string)
+	errc := make(chan error, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				if err := post(c, id); err != nil {
+					errc <- err
+					for range next {
+					}
+					return
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// IDs are n alert IDs, prefix followed by 0 to n-1.
+func IDs(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i)
+	}
+	return out
 }

@@ -157,31 +157,9 @@ destinations:
 	}
 
 	// Throughput: n alerts as fast as the clients post them.
-	ids := make(chan string)
-	errc := make(chan error, clients)
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range ids {
-				if err := post(id); err != nil {
-					errc <- err
-					return
-				}
-			}
-		}()
-	}
 	start := time.Now()
-	for i := range n {
-		ids <- fmt.Sprintf("t-%d", i)
-	}
-	close(ids)
-	wg.Wait()
-	select {
-	case err := <-errc:
+	if err := benchutil.PostAll(clients, benchutil.IDs("t-", n), func(_ int, id string) error { return post(id) }); err != nil {
 		return result{}, err
-	default:
 	}
 	if err := waitIssues(sb, n, 5*time.Minute); err != nil {
 		return result{}, err

@@ -28,7 +28,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alertbridge/alertbridge/destination/jiradest"
@@ -170,38 +169,18 @@ destinations:
 	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
-	ids := make(chan string)
-	errc := make(chan error, clients)
-	var wg sync.WaitGroup
-	for c := range clients {
-		base := srvs[c%len(srvs)].Base
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range ids {
-				body := fmt.Sprintf(`{"id":"Storm.Rule","alertId":%q,"title":"storm %s","severity":"HIGH","type":"RULE","description":"An alert of stormbench's storm.","alertContext":{"n":%q}}`, id, id, id)
-				req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/alerts", strings.NewReader(body))
-				status, _, err := benchutil.Do(client, req)
-				if err == nil && status != http.StatusAccepted {
-					err = fmt.Errorf("post %s: %d", id, status)
-				}
-				if err != nil {
-					errc <- err
-					return
-				}
-			}
-		}()
-	}
 	start := time.Now()
-	for i := range n {
-		ids <- fmt.Sprintf("storm-%d", i)
-	}
-	close(ids)
-	wg.Wait()
-	select {
-	case err := <-errc:
+	err = benchutil.PostAll(clients, benchutil.IDs("storm-", n), func(c int, id string) error {
+		body := fmt.Sprintf(`{"id":"Storm.Rule","alertId":%q,"title":"storm %s","severity":"HIGH","type":"RULE","description":"An alert of stormbench's storm.","alertContext":{"n":%q}}`, id, id, id)
+		req, _ := http.NewRequest(http.MethodPost, srvs[c%len(srvs)].Base+"/api/v1/alerts", strings.NewReader(body))
+		status, _, err := benchutil.Do(client, req)
+		if err == nil && status != http.StatusAccepted {
+			err = fmt.Errorf("post %s: %d", id, status)
+		}
+		return err
+	})
+	if err != nil {
 		return result{}, err
-	default:
 	}
 	end := time.Now().Add(deadline)
 	tick := time.Now()
