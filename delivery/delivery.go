@@ -123,11 +123,13 @@ func Insert(ctx context.Context, l *jobs.Layer, tx store.Tx, ds []*store.Deliver
 	if len(ds) == 0 {
 		return nil
 	}
+	// One statement for all on PostgreSQL: each that returns ids is a
+	// round trip.
+	if err := tx.InsertDeliveries(ctx, ds); err != nil {
+		return err
+	}
 	params := make([]river.InsertManyParams, len(ds))
 	for i, del := range ds {
-		if err := tx.InsertDelivery(ctx, del); err != nil {
-			return err
-		}
 		budget := 12
 		if maxAttempts != nil {
 			budget = maxAttempts(del.Destination)

@@ -49,52 +49,178 @@ var ErrClosed = store.ErrBatchClosed
 
 // Ingest accepts alerts. When it returns without error they are on disk with
 // their deliveries queued. Items of one call commit together, in a
-// transaction shared with concurrent calls.
+// transaction shared with concurrent calls, and concurrent calls are
+// accepted together (see acceptCalls).
 func (s *Service) Ingest(ctx context.Context, items []Item) ([]Result, error) {
-	var results []Result
-	err := s.batch.Do(ctx, func(tx store.Tx) (err error) {
-		// Assigned afresh: a failed shared transaction runs this again alone.
-		results, err = s.AcceptTx(ctx, tx, items)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return results, nil
+	return s.accept.Do(ctx, items)
 }
 
 // AcceptTx accepts alerts inside the caller's transaction, for writers that
 // must commit an alert together with state of their own (a detection's
 // dedup group, a source's checkpoint).
 func (s *Service) AcceptTx(ctx context.Context, tx store.Tx, items []Item) ([]Result, error) {
-	results := make([]Result, len(items))
-	var deliveries []*store.Delivery
-	groups := map[string]*groupWork{}
-	for i, it := range items {
-		res, err := s.apply(ctx, tx, it, &deliveries, groups)
-		if err == nil && it.Truncated != "" {
-			err = tx.AddEvent(ctx, it.Alert.AlertID, alert.Event{At: s.now(), Actor: it.Actor, Action: ActionTruncated, Detail: it.Truncated})
-		}
-		if err != nil {
-			return nil, fmt.Errorf("accept alert %s: %w", it.Alert.AlertID, err)
-		}
-		results[i] = res
-	}
-	if err := s.applyGroups(ctx, tx, groups, &deliveries); err != nil {
+	rs, err := s.acceptCalls(ctx, tx, [][]Item{items})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.q.Enqueue(ctx, tx, deliveries); err != nil {
-		return nil, err
-	}
-	return results, nil
+	return rs[0], nil
 }
 
 // Batch is the group committer the service writes through, for callers of
 // AcceptTx that want their commits shared too.
 func (s *Service) Batch() *store.Batcher { return s.batch }
 
+// accepting is what one acceptCalls holds across its calls: the
+// deliveries their alerts made, which go in together at the end (one
+// statement on PostgreSQL, where each statement that returns something is
+// a round trip).
+type accepting struct {
+	svc        *Service
+	deliveries []*store.Delivery
+	// Deliveries before mark were made by earlier calls; those before
+	// stored are in the database already.
+	mark, stored int
+}
+
+// acceptingKey finds the accepting of the acceptCalls a context is in.
+// It travels in the context because the group code (group.go) reaches
+// OnChange through Service.changed, whose arguments are the context, the
+// transaction and the change.
+type acceptingKey struct{}
+
+// storeEarlier writes the deliveries of earlier calls before an OnChange
+// hook reads the database: accepted one call after another, each call's
+// deliveries were in by the time the next call ran.
+func (a *accepting) storeEarlier(ctx context.Context, tx store.Tx) error {
+	if a.mark <= a.stored {
+		return nil
+	}
+	ds := a.deliveries[a.stored:a.mark]
+	a.stored = a.mark
+	return a.svc.q.Enqueue(ctx, tx, ds)
+}
+
+// acceptCalls accepts the items of several calls in one transaction, with
+// the outcome each call would have had accepted alone, one call after
+// another in the order given: a group commit's concurrent Ingest calls
+// (or one AcceptTx) cost a fixed number of statements instead of a few
+// per alert.
+//
+// Firing items whose alert no other item names (nor is any item's group)
+// go in first, all in one statement (insertable); only whether each was
+// new is needed of it, and nothing the other items do can change that.
+// Every other item, and everything after the insert, runs in order as it
+// would alone. Deliveries go in together at the end, or before an OnChange
+// hook when earlier calls made some (see storeEarlier).
+func (s *Service) acceptCalls(ctx context.Context, tx store.Tx, calls [][]Item) ([][]Result, error) {
+	acc := &accepting{svc: s}
+	ctx = context.WithValue(ctx, acceptingKey{}, acc)
+	inserted, err := s.insertNew(ctx, tx, calls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Result, len(calls))
+	for c, items := range calls {
+		acc.mark = len(acc.deliveries)
+		results := make([]Result, len(items))
+		groups := map[string]*groupWork{}
+		for i, it := range items {
+			res, err := s.apply(ctx, tx, it, inserted[c][i], &acc.deliveries, groups)
+			if err == nil && it.Truncated != "" {
+				err = tx.AddEvent(ctx, it.Alert.AlertID, alert.Event{At: s.now(), Actor: it.Actor, Action: ActionTruncated, Detail: it.Truncated})
+			}
+			if err != nil {
+				return nil, fmt.Errorf("accept alert %s: %w", it.Alert.AlertID, err)
+			}
+			results[i] = res
+		}
+		if err := s.applyGroups(ctx, tx, groups, &acc.deliveries); err != nil {
+			return nil, err
+		}
+		out[c] = results
+	}
+	if err := s.q.Enqueue(ctx, tx, acc.deliveries[acc.stored:]); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// insertAnswer is what the one insert up front said of an item.
+type insertAnswer int8
+
+const (
+	notInsertedYet insertAnswer = iota // the item inserts its alert itself, in order
+	insertedNew                        // the insert up front stored it
+	existed                            // the alert was stored already
+)
+
+// insertNew inserts up front the alerts of the items insertable picks,
+// in one statement.
+func (s *Service) insertNew(ctx context.Context, tx store.Tx, calls [][]Item) ([][]insertAnswer, error) {
+	pick := insertable(calls)
+	out := make([][]insertAnswer, len(calls))
+	var as []*alert.Alert
+	for c, items := range calls {
+		out[c] = make([]insertAnswer, len(items))
+		for i, it := range items {
+			if pick[c][i] {
+				as = append(as, it.Alert)
+			}
+		}
+	}
+	if len(as) == 0 {
+		return out, nil
+	}
+	ok, err := tx.InsertAlerts(ctx, as)
+	if err != nil {
+		return nil, fmt.Errorf("accept %d alerts: %w", len(as), err)
+	}
+	n := 0
+	for c, items := range calls {
+		for i := range items {
+			if pick[c][i] {
+				out[c][i] = existed
+				if ok[n] {
+					out[c][i] = insertedNew
+				}
+				n++
+			}
+		}
+	}
+	return out, nil
+}
+
+// insertable picks the items whose alert can be inserted before any item
+// is applied, with the same answer as in order: firing items whose alert
+// ID no other item of any call has and that is no item's group alert.
+// Whether such an alert is new then depends only on what was stored
+// before, because no other item writes it: a resolved item of the same
+// alert (which may insert or change it), a second copy (an HA pair of
+// Alertmanagers sends each notification twice), or a group being created
+// under that ID would, and those items all go in order.
+func insertable(calls [][]Item) [][]bool {
+	seen := map[string]int{}
+	for _, items := range calls {
+		for _, it := range items {
+			seen[it.Alert.AlertID]++
+			if it.Group != nil {
+				// Counted twice: never picked.
+				seen[GroupAlertID(it.Group.Sender, it.Group.Key)] += 2
+			}
+		}
+	}
+	out := make([][]bool, len(calls))
+	for c, items := range calls {
+		out[c] = make([]bool, len(items))
+		for i, it := range items {
+			out[c][i] = !it.Resolved && seen[it.Alert.AlertID] == 1
+		}
+	}
+	return out
+}
+
 // apply accepts one item inside a group commit.
-func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[]*store.Delivery, groups map[string]*groupWork) (Result, error) {
+func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAnswer, deliveries *[]*store.Delivery, groups map[string]*groupWork) (Result, error) {
 	a := it.Alert
 	res := Result{AlertID: a.AlertID}
 	now := s.now()
@@ -106,9 +232,12 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 		}
 		return res, err
 	}
-	inserted, err := tx.InsertAlert(ctx, a)
-	if err != nil {
-		return res, err
+	inserted := pre == insertedNew
+	if pre == notInsertedYet {
+		var err error
+		if inserted, err = tx.InsertAlert(ctx, a); err != nil {
+			return res, err
+		}
 	}
 	if !inserted {
 		res.Duplicate = true

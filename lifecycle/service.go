@@ -53,7 +53,9 @@ type Service struct {
 	dests atomic.Pointer[[]Destination]
 	now   func() time.Time
 	batch *store.Batcher
-	owned bool // batch was made here, so Close closes it
+	// accept runs Ingest's calls, merged in each group commit.
+	accept *store.Merge[[]Item, []Result]
+	owned  bool // batch was made here, so Close closes it
 	// onChange sees each triage change and comment inside its transaction.
 	onChange func(ctx context.Context, tx store.Tx, c Change) error
 }
@@ -102,6 +104,11 @@ func (s *Service) changed(ctx context.Context, tx store.Tx, c Change) error {
 	if s.onChange == nil {
 		return nil
 	}
+	if acc, ok := ctx.Value(acceptingKey{}).(*accepting); ok && acc.svc == s {
+		if err := acc.storeEarlier(ctx, tx); err != nil {
+			return err
+		}
+	}
 	return s.onChange(ctx, tx, c)
 }
 
@@ -129,6 +136,7 @@ func New(st store.Store, q Deliveries, dests []Destination, opts Options) *Servi
 	if s.batch == nil {
 		s.batch, s.owned = DefaultBatcher(st), true
 	}
+	s.accept = store.NewMerge(s.batch, s.acceptCalls)
 	return s
 }
 

@@ -208,10 +208,43 @@ func (p *pgxPipe) exec(ctx context.Context, q string, args ...any) (int64, error
 }
 
 func (p *pgxPipe) query(ctx context.Context, q string, args ...any) (rows, error) {
-	if err := p.flush(ctx); err != nil {
+	if len(p.held) == 0 {
+		return pgxQuerier{p.tx}.query(ctx, q, args...)
+	}
+	br, err := p.batch(ctx, q, args)
+	if err != nil {
 		return nil, err
 	}
-	return pgxQuerier{p.tx}.query(ctx, q, args...)
+	r, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: r, br: br}, nil
+}
+
+// batchRows are the rows of the last statement of a batch: closed, they
+// close the batch, freeing the connection.
+type batchRows struct {
+	pgx.Rows
+	br  pgx.BatchResults
+	err error
+}
+
+func (r *batchRows) Close() {
+	if r.br == nil {
+		return
+	}
+	r.Rows.Close()
+	r.err = r.br.Close()
+	r.br = nil
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.err
 }
 
 func (p *pgxPipe) queryRow(ctx context.Context, q string, args ...any) row {

@@ -67,6 +67,7 @@ func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx)
 		q:         q,
 		raw:       pgTx,
 		forUpdate: " FOR UPDATE",
+		postgres:  true,
 		ilike:     `COLLATE "C" ILIKE`,
 		lock: func(ctx context.Context, key int64) error {
 			_, err := pgTx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key)

@@ -61,6 +61,10 @@ type AlertTx interface {
 	// InsertAlert stores a new alert; it reports false, and changes nothing,
 	// when an alert with the same alertId exists.
 	InsertAlert(ctx context.Context, a *alert.Alert) (bool, error)
+	// InsertAlerts is InsertAlert for each alert, in order, in one
+	// statement on PostgreSQL: of several with the same alertId only the
+	// first can be inserted.
+	InsertAlerts(ctx context.Context, as []*alert.Alert) ([]bool, error)
 	GetAlert(ctx context.Context, alertID string) (*alert.Alert, error)
 	// LockAlert reads an alert and holds it against concurrent writers until
 	// the transaction ends.
@@ -100,6 +104,9 @@ type CommentTx interface {
 // DeliveryTx keeps deliveries and their attempts.
 type DeliveryTx interface {
 	InsertDelivery(ctx context.Context, d *Delivery) error
+	// InsertDeliveries is InsertDelivery for each, in one statement on
+	// PostgreSQL.
+	InsertDeliveries(ctx context.Context, ds []*Delivery) error
 	GetDelivery(ctx context.Context, id int64) (*Delivery, error)
 	UpdateDelivery(ctx context.Context, d *Delivery) error
 	ListDeliveries(ctx context.Context, alertID string) ([]Delivery, error)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +25,11 @@ type tx struct {
 	// ASCII-only folding measured twice as fast over alert bodies as the
 	// database's own.
 	ilike string
-	lock  func(ctx context.Context, key int64) error
+	// postgres selects the statements that take arrays (unnest), which
+	// write many rows in one round trip; SQLite, in process, has no round
+	// trips to save and runs one cached statement per row.
+	postgres bool
+	lock     func(ctx context.Context, key int64) error
 	// failed is an error of held statements sent outside any call that
 	// could return it (see Raw); the transaction must not commit.
 	failed error
@@ -102,6 +107,69 @@ func (t *tx) InsertAlert(ctx context.Context, a *alert.Alert) (bool, error) {
 		return false, fmt.Errorf("insert alert %s: %w", a.AlertID, err)
 	}
 	return n == 1, nil
+}
+
+// insertAlertsPG inserts many alerts in one statement and names those it
+// inserted. The rows go in the order of the arrays, so of two rows with
+// the same alert_id the first is the one inserted.
+const insertAlertsPG = `INSERT INTO alerts
+	(alert_id, rule_id, severity, type, status, assignee, source, created_at, updated_at, body)
+	SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+		?::bigint[], ?::bigint[], ?::text[])
+	ON CONFLICT (alert_id) DO NOTHING
+	RETURNING alert_id`
+
+func (t *tx) InsertAlerts(ctx context.Context, as []*alert.Alert) ([]bool, error) {
+	out := make([]bool, len(as))
+	if !t.postgres || len(as) == 1 {
+		for i, a := range as {
+			var err error
+			if out[i], err = t.InsertAlert(ctx, a); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	if len(as) == 0 {
+		return out, nil
+	}
+	var (
+		ids, rules, sevs, types, statuses, assignees, sources, bodies = make([]string, len(as)), make([]string, len(as)),
+			make([]string, len(as)), make([]string, len(as)), make([]string, len(as)), make([]string, len(as)),
+			make([]string, len(as)), make([]string, len(as))
+		created, updated = make([]int64, len(as)), make([]int64, len(as))
+	)
+	for i, a := range as {
+		body, err := json.Marshal((*alertBody)(a))
+		if err != nil {
+			return nil, fmt.Errorf("insert alert %s: encode: %w", a.AlertID, err)
+		}
+		ids[i], rules[i], sevs[i], types[i], statuses[i], assignees[i], sources[i], bodies[i] =
+			a.AlertID, a.ID, string(a.Severity), string(a.Type), string(a.Status), a.Assignee, string(a.Source), string(body)
+		created[i], updated[i] = micros(a.CreatedAt), micros(a.UpdatedAt)
+	}
+	rs, err := t.q.query(ctx, insertAlertsPG, ids, rules, sevs, types, statuses, assignees, sources, created, updated, bodies)
+	if err != nil {
+		return nil, fmt.Errorf("insert %d alerts: %w", len(as), err)
+	}
+	defer rs.Close()
+	inserted := make(map[string]bool, len(as))
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			return nil, fmt.Errorf("insert %d alerts: %w", len(as), err)
+		}
+		inserted[id] = true
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("insert %d alerts: %w", len(as), err)
+	}
+	for i, id := range ids {
+		if inserted[id] {
+			out[i], inserted[id] = true, false
+		}
+	}
+	return out, nil
 }
 
 const alertColumns = `seq, status, assignee, updated_at, body`
@@ -309,6 +377,61 @@ func (t *tx) InsertDelivery(ctx context.Context, d *Delivery) error {
 		micros(d.CreatedAt), micros(d.UpdatedAt)).Scan(&d.ID)
 	if err != nil {
 		return fmt.Errorf("add delivery of alert %s to %s: %w", d.AlertID, d.Destination, err)
+	}
+	return nil
+}
+
+// insertDeliveriesPG inserts many deliveries in one statement. Their ids
+// come from the identity sequence as the rows go in, in the order of the
+// arrays, so sorted they are the rows' ids in that order (RETURNING's own
+// order is not promised).
+const insertDeliveriesPG = `INSERT INTO deliveries (alert_id, destination, reason, state, attempts, last_error, created_at, updated_at)
+	SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[])
+	RETURNING id`
+
+func (t *tx) InsertDeliveries(ctx context.Context, ds []*Delivery) error {
+	if !t.postgres || len(ds) == 1 {
+		for _, d := range ds {
+			if err := t.InsertDelivery(ctx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	var (
+		alerts, dests, reasons, states, lastErrs = make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds)),
+			make([]string, len(ds)), make([]string, len(ds))
+		attempts, created, updated = make([]int64, len(ds)), make([]int64, len(ds)), make([]int64, len(ds))
+	)
+	for i, d := range ds {
+		alerts[i], dests[i], reasons[i], states[i], lastErrs[i] = d.AlertID, d.Destination, d.Reason, string(d.State), d.LastError
+		attempts[i], created[i], updated[i] = int64(d.Attempts), micros(d.CreatedAt), micros(d.UpdatedAt)
+	}
+	rs, err := t.q.query(ctx, insertDeliveriesPG, alerts, dests, reasons, states, attempts, lastErrs, created, updated)
+	if err != nil {
+		return fmt.Errorf("add %d deliveries: %w", len(ds), err)
+	}
+	defer rs.Close()
+	ids := make([]int64, 0, len(ds))
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			return fmt.Errorf("add %d deliveries: %w", len(ds), err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("add %d deliveries: %w", len(ds), err)
+	}
+	if len(ids) != len(ds) {
+		return fmt.Errorf("add %d deliveries: %d ids returned", len(ds), len(ids))
+	}
+	slices.Sort(ids)
+	for i, d := range ds {
+		d.ID = ids[i]
 	}
 	return nil
 }
