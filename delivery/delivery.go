@@ -52,11 +52,13 @@ type Config struct {
 type Deliverer struct {
 	// notifiers are swapped whole on a reload; an attempt uses the one it
 	// read, and a delivery in flight finishes with it.
-	notifiers  atomic.Pointer[map[string]destination.Notifier]
-	st         store.Store
-	jobs       *jobs.Layer
-	cfg        Config
-	health     healthNotes
+	notifiers atomic.Pointer[map[string]destination.Notifier]
+	st        store.Store
+	jobs      *jobs.Layer
+	cfg       Config
+	health    healthNotes
+	// claims merges the claims of attempts starting together (cfg.Batch).
+	claims     *store.Merge[claim, bool]
 	stopHealth context.CancelFunc
 	healthDone chan struct{}
 }
@@ -79,6 +81,9 @@ func New(l *jobs.Layer, st store.Store, cfg Config) *Deliverer {
 		cfg.Now = time.Now
 	}
 	d := &Deliverer{st: st, jobs: l, cfg: cfg}
+	if cfg.Batch != nil {
+		d.claims = store.NewMerge(cfg.Batch, claimAll)
+	}
 	d.SetNotifiers(cfg.Notifiers)
 	jobs.Add(l, &worker{d: d})
 	return d
@@ -159,6 +164,41 @@ func Insert(ctx context.Context, l *jobs.Layer, tx store.Tx, ds []*store.Deliver
 
 // jobsKey gathers one jobs layer's delivery jobs in a transaction.
 type jobsKey struct{ l *jobs.Layer }
+
+// claim is one attempt's claim of its delivery: d as read (before) and
+// when the attempt starts.
+type claim struct {
+	d      *store.Delivery
+	before store.Delivery
+	at     time.Time
+}
+
+// claimAll claims the attempts starting in one group commit in one
+// statement (one round trip on PostgreSQL, where the claims would
+// otherwise each hold up the shared commit by one).
+func claimAll(ctx context.Context, tx store.Tx, cs []claim) ([]bool, error) {
+	ds, at := make([]*store.Delivery, len(cs)), make([]time.Time, len(cs))
+	for i, c := range cs {
+		*c.d = c.before // a failed shared commit runs this again
+		ds[i], at[i] = c.d, c.at
+	}
+	return tx.ClaimDeliveries(ctx, ds, at)
+}
+
+// claim counts an attempt of d and notes its start, unless another run
+// claimed one since d was read (false).
+func (d *Deliverer) claim(ctx context.Context, del *store.Delivery, before store.Delivery, at time.Time) (bool, error) {
+	if d.claims != nil {
+		return d.claims.Do(ctx, claim{d: del, before: before, at: at})
+	}
+	var claimed bool
+	err := d.st.InTx(ctx, func(tx store.Tx) (err error) {
+		*del = before
+		claimed, err = tx.ClaimDelivery(ctx, del, at)
+		return err
+	})
+	return claimed, err
+}
 
 // write runs fn in the shared group commit, or in a transaction of its own.
 func (d *Deliverer) write(ctx context.Context, fn func(store.Tx) error) error {

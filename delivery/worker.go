@@ -40,25 +40,24 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		issue    *alert.Issue
 		siblings []store.Delivery
 	)
-	err := dl.st.View(ctx, func(tx store.Tx) (err error) {
-		if d, err = tx.GetDelivery(ctx, job.Args.DeliveryID); err != nil {
+	// One statement outside a transaction: the delivery, its alert and
+	// its issue are one moment's, and on PostgreSQL one round trip.
+	err := dl.st.Read(ctx, func(tx store.Tx) error {
+		work, err := tx.GetDeliveryWork(ctx, job.Args.DeliveryID)
+		if err != nil {
 			return err
 		}
-		if a, err = tx.GetAlert(ctx, d.AlertID); err != nil {
-			return err
-		}
-		issue, err = tx.GetIssue(ctx, d.AlertID, d.Destination)
-		if errors.Is(err, store.ErrNotFound) {
-			issue, err = nil, nil
-		}
-		if err != nil || issue != nil || d.Reason != store.ReasonManual {
-			return err
-		}
+		d, a, issue = &work.Delivery, work.Alert, work.Issue
+		return nil
+	})
+	if err == nil && issue == nil && d.Reason == store.ReasonManual {
 		// A manual dispatch of an unlinked alert: earlier deliveries of it
 		// to this destination may have reached it unanswered.
-		siblings, err = tx.ListDeliveries(ctx, d.AlertID)
-		return err
-	})
+		err = dl.st.View(ctx, func(tx store.Tx) (err error) {
+			siblings, err = tx.ListDeliveries(ctx, d.AlertID)
+			return err
+		})
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("delivery %d: %w", job.Args.DeliveryID, err))
 	}
@@ -77,12 +76,8 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	}
 	before := *d
 	now := dl.cfg.Now().UTC()
-	var claimed bool
-	if err := dl.write(ctx, func(tx store.Tx) (err error) {
-		*d = before // a failed shared commit runs this again
-		claimed, err = tx.ClaimDelivery(ctx, d, now)
-		return err
-	}); err != nil {
+	claimed, err := dl.claim(ctx, d, before, now)
+	if err != nil {
 		return fmt.Errorf("claim delivery %d: %w", d.ID, err)
 	}
 	if !claimed {

@@ -53,6 +53,10 @@ func (s *postgresStore) View(ctx context.Context, fn func(Tx) error) error {
 	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
+func (s *postgresStore) Read(ctx context.Context, fn func(Tx) error) error {
+	return fn(&tx{q: pgxQuerier{s.pool}, raw: nil, forUpdate: " FOR UPDATE", ilike: `COLLATE "C" ILIKE`, postgres: true})
+}
+
 func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx) error) error {
 	pgTx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {

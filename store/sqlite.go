@@ -112,6 +112,10 @@ func (s *sqliteStore) View(ctx context.Context, fn func(Tx) error) error {
 	return runSQLTx(ctx, s.r, fn)
 }
 
+func (s *sqliteStore) Read(ctx context.Context, fn func(Tx) error) error {
+	return fn(&tx{q: sqlQuerier{s.r}})
+}
+
 func runSQLTx(ctx context.Context, db interface {
 	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
 }, fn func(Tx) error) error {

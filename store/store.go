@@ -23,6 +23,10 @@ var ErrNotFound = errors.New("not found")
 type Store interface {
 	InTx(ctx context.Context, fn func(Tx) error) error
 	View(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn's reads outside any transaction, each statement at its
+	// own moment: for a read that is one statement, it saves View's begin
+	// and commit (two round trips on PostgreSQL).
+	Read(ctx context.Context, fn func(Tx) error) error
 	Ping(ctx context.Context) error
 	Close() error
 	// Driver is "sqlite" or "postgres".
@@ -113,6 +117,12 @@ type DeliveryTx interface {
 	CountDeliveries(ctx context.Context) (map[DeliveryState]int, error)
 	// ClaimDelivery counts an attempt and notes its start before it sends.
 	ClaimDelivery(ctx context.Context, d *Delivery, at time.Time) (bool, error)
+	// ClaimDeliveries is ClaimDelivery of each delivery at its start time,
+	// in order, in one statement on PostgreSQL.
+	ClaimDeliveries(ctx context.Context, ds []*Delivery, at []time.Time) ([]bool, error)
+	// GetDeliveryWork reads what an attempt of a delivery needs, in one
+	// statement: ErrNotFound when the delivery or its alert is missing.
+	GetDeliveryWork(ctx context.Context, id int64) (*DeliveryWork, error)
 }
 
 // IssueTx links alerts to the issues made for them.
@@ -221,6 +231,14 @@ type Delivery struct {
 	// SendingSince is when the attempt that may be sending began (see
 	// ClaimDelivery); zero once its outcome is recorded.
 	SendingSince time.Time `json:"-"`
+}
+
+// DeliveryWork is a delivery with its alert and, when there is one, the
+// issue linked to the alert in the delivery's destination.
+type DeliveryWork struct {
+	Delivery Delivery
+	Alert    *alert.Alert
+	Issue    *alert.Issue
 }
 
 // Health is a destination's most recent outcomes.

@@ -459,6 +459,110 @@ func (t *tx) GetDelivery(ctx context.Context, id int64) (*Delivery, error) {
 	return &d, nil
 }
 
+// getDeliveryWork reads a delivery with its alert and the issue linked
+// to it in the delivery's destination, in one statement.
+const getDeliveryWork = `SELECT d.id, d.alert_id, d.destination, d.reason, d.state, d.attempts, d.last_error,
+		d.created_at, d.updated_at, d.sending_since,
+		a.seq, a.status, a.assignee, a.updated_at, a.body,
+		CASE WHEN i.alert_id IS NULL THEN 0 ELSE 1 END, COALESCE(i.key, ''), COALESCE(i.external_id, ''),
+		COALESCE(i.url, ''), COALESCE(i.status, '')
+	FROM deliveries d
+	JOIN alerts a ON a.alert_id = d.alert_id
+	LEFT JOIN issues i ON i.alert_id = d.alert_id AND i.destination = d.destination
+	WHERE d.id = ?`
+
+func (t *tx) GetDeliveryWork(ctx context.Context, id int64) (*DeliveryWork, error) {
+	var (
+		w                         DeliveryWork
+		d                         = &w.Delivery
+		state                     string
+		created, updated, sending int64
+		seq, alertUpdated         int64
+		status, assignee, body    string
+		linked                    int
+		is                        alert.Issue
+	)
+	err := t.q.queryRow(ctx, getDeliveryWork, id).Scan(&d.ID, &d.AlertID, &d.Destination, &d.Reason, &state, &d.Attempts,
+		&d.LastError, &created, &updated, &sending, &seq, &status, &assignee, &alertUpdated, &body,
+		&linked, &is.Key, &is.ID, &is.URL, &is.Status)
+	if err != nil {
+		return nil, fmt.Errorf("get delivery %d: %w", id, err)
+	}
+	d.State, d.CreatedAt, d.UpdatedAt, d.SendingSince = DeliveryState(state), fromMicros(created), fromMicros(updated), fromMicros(sending)
+	var a alert.Alert
+	if err := json.Unmarshal([]byte(body), (*alertBody)(&a)); err != nil {
+		return nil, fmt.Errorf("get delivery %d: decode stored alert: %w", id, err)
+	}
+	a.Status, a.Assignee, a.UpdatedAt = alert.Status(status), assignee, fromMicros(alertUpdated)
+	w.Alert = &a
+	if linked == 1 {
+		is.Destination = d.Destination
+		w.Issue = &is
+	}
+	return &w, nil
+}
+
+// claimDeliveriesPG claims attempts of many deliveries in one statement
+// (see ClaimDelivery) and names those it claimed.
+const claimDeliveriesPG = `UPDATE deliveries AS d SET attempts = d.attempts + 1, sending_since = c.at, updated_at = c.at
+	FROM unnest(?::bigint[], ?::bigint[], ?::bigint[]) AS c(id, attempts, at)
+	WHERE d.id = c.id AND d.attempts = c.attempts AND d.state IN ('pending', 'retrying')
+	RETURNING d.id`
+
+func (t *tx) ClaimDeliveries(ctx context.Context, ds []*Delivery, at []time.Time) ([]bool, error) {
+	out := make([]bool, len(ds))
+	if len(at) != len(ds) {
+		return nil, fmt.Errorf("claim %d deliveries: %d start times", len(ds), len(at))
+	}
+	// A delivery named twice is claimed once per mention, in order, as
+	// one statement cannot (the second claim must see the first).
+	n := map[int64]int{}
+	for _, d := range ds {
+		n[d.ID]++
+	}
+	var ids, attempts, ats []int64
+	for i, d := range ds {
+		if !t.postgres || n[d.ID] > 1 || len(ds) == 1 {
+			continue
+		}
+		ids, attempts, ats = append(ids, d.ID), append(attempts, int64(d.Attempts)), append(ats, micros(at[i]))
+	}
+	claimed := map[int64]bool{}
+	if len(ids) > 0 {
+		rs, err := t.q.query(ctx, claimDeliveriesPG, ids, attempts, ats)
+		if err != nil {
+			return nil, fmt.Errorf("claim attempts of %d deliveries: %w", len(ids), err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var id int64
+			if err := rs.Scan(&id); err != nil {
+				return nil, fmt.Errorf("claim attempts of %d deliveries: %w", len(ids), err)
+			}
+			claimed[id] = true
+		}
+		if err := rs.Err(); err != nil {
+			return nil, fmt.Errorf("claim attempts of %d deliveries: %w", len(ids), err)
+		}
+		rs.Close()
+	}
+	for i, d := range ds {
+		if !t.postgres || n[d.ID] > 1 || len(ds) == 1 {
+			var err error
+			if out[i], err = t.ClaimDelivery(ctx, d, at[i]); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if claimed[d.ID] {
+			out[i] = true
+			d.Attempts++
+			d.SendingSince, d.UpdatedAt = at[i].UTC(), at[i].UTC()
+		}
+	}
+	return out, nil
+}
+
 func (t *tx) UpdateDelivery(ctx context.Context, d *Delivery) error {
 	err := execLater(ctx, t.q, `UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, updated_at = ?, sending_since = ? WHERE id = ?`,
 		string(d.State), d.Attempts, d.LastError, micros(d.UpdatedAt), micros(d.SendingSince), d.ID)
