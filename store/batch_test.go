@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -68,4 +69,108 @@ func TestBatcherClose(t *testing.T) {
 	if err := b.Do(context.Background(), func(store.Tx) error { return nil }); !errors.Is(err, store.ErrBatchClosed) {
 		t.Errorf("Do after Close: %v, want ErrBatchClosed", err)
 	}
+}
+
+// Calls of a Merge waiting together run as one call over all their
+// arguments, in queue order, and each caller gets its own result; when the
+// shared transaction fails, each call runs again alone, so only the bad
+// one fails.
+func TestMergeRunsWaitingCallsAsOne(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := testdb.Open(t, driver)
+		b := store.NewBatcher(s, 1, 64)
+		defer b.Close()
+		boom := errors.New("boom")
+		var (
+			mu   sync.Mutex
+			runs [][]string
+		)
+		m := store.NewMerge(b, func(ctx context.Context, tx store.Tx, ids []string) ([]bool, error) {
+			mu.Lock()
+			runs = append(runs, slices.Clone(ids))
+			mu.Unlock()
+			as := make([]*alert.Alert, len(ids))
+			for i, id := range ids {
+				if id == "bad" {
+					return nil, boom
+				}
+				as[i] = sample(id, alert.SeverityLow, time.Now())
+			}
+			return tx.InsertAlerts(ctx, as)
+		})
+		// Hold the writer in a transaction until every call waits.
+		hold, held := make(chan struct{}), make(chan struct{})
+		go func() {
+			_ = b.Do(ctx, func(store.Tx) error { close(held); <-hold; return nil })
+		}()
+		<-held
+		ids := []string{"m0", "m1", "m0", "bad", "m2"}
+		got := make([]bool, len(ids))
+		errs := make([]error, len(ids))
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], errs[i] = m.Do(ctx, id)
+			}()
+			// One at a time, so that the queue's order is ids' order.
+			for deadline := time.Now().Add(10 * time.Second); store.Queued(b) < i+1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("call %d never queued", i)
+				}
+			}
+		}
+		close(hold)
+		wg.Wait()
+		if len(runs) == 0 || !slices.Equal(runs[0], ids) {
+			t.Fatalf("first run got %v, want all calls %v", runs, ids)
+		}
+		// After the failed shared run, each call alone: m0 stored by the
+		// first, so the second m0 is a repeat.
+		if len(runs) != 1+len(ids) {
+			t.Errorf("runs = %v, want the merged one and then each alone", runs)
+		}
+		for i, want := range []bool{true, true, false, false, true} {
+			if ids[i] == "bad" {
+				if !errors.Is(errs[i], boom) {
+					t.Errorf("call %d (bad): %v, want boom", i, errs[i])
+				}
+				continue
+			}
+			if errs[i] != nil || got[i] != want {
+				t.Errorf("call %d (%s) = %v, %v; want %v", i, ids[i], got[i], errs[i], want)
+			}
+		}
+
+		// Without a bad call, one run serves them all.
+		runs = nil
+		hold, held = make(chan struct{}), make(chan struct{})
+		go func() {
+			_ = b.Do(ctx, func(store.Tx) error { close(held); <-hold; return nil })
+		}()
+		<-held
+		ids = []string{"m3", "m1", "m4"}
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], errs[i] = m.Do(ctx, id)
+			}()
+			for deadline := time.Now().Add(10 * time.Second); store.Queued(b) < i+1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("call %d never queued", i)
+				}
+			}
+		}
+		close(hold)
+		wg.Wait()
+		if len(runs) != 1 || !slices.Equal(runs[0], ids) {
+			t.Errorf("runs = %v, want one with %v", runs, ids)
+		}
+		if !slices.Equal(got[:3], []bool{true, false, true}) || errs[0] != nil || errs[1] != nil || errs[2] != nil {
+			t.Errorf("results = %v, errors %v", got[:3], errs[:3])
+		}
+	})
 }

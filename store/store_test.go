@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -337,6 +339,187 @@ func TestDestinationHealthNeverGoesBack(t *testing.T) {
 		_ = s.View(ctx, func(tx store.Tx) (err error) { h, err = tx.DestinationHealth(ctx); return err })
 		if got := h["d"]; !got.LastSuccess.Equal(t2) || !got.LastErrorAt.Equal(t2) || got.LastError != "newer" {
 			t.Errorf("health = %+v, want the newer success and error", got)
+		}
+	})
+}
+
+// InsertAlerts answers as InsertAlert would for each alert in order: an
+// alert stored before, or named earlier in the same call, is no new one,
+// and only the first of two copies is stored.
+func TestInsertAlertsAnswersAsOneByOne(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := testdb.Open(t, driver)
+		now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+		if err := s.InTx(ctx, func(tx store.Tx) error {
+			_, err := tx.InsertAlert(ctx, sample("old", alert.SeverityLow, now))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		first, second := sample("twice", alert.SeverityHigh, now), sample("twice", alert.SeverityLow, now)
+		first.Title, second.Title = "first copy", "second copy"
+		as := []*alert.Alert{sample("n1", alert.SeverityLow, now), sample("old", alert.SeverityHigh, now), first,
+			sample("n2", alert.SeverityCritical, now.Add(time.Second)), second}
+		var got []bool
+		if err := s.InTx(ctx, func(tx store.Tx) (err error) {
+			got, err = tx.InsertAlerts(ctx, as)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{true, false, true, true, false}; !slices.Equal(got, want) {
+			t.Errorf("InsertAlerts = %v, want %v", got, want)
+		}
+		_ = s.View(ctx, func(tx store.Tx) error {
+			for id, want := range map[string]string{"twice": "first copy", "old": "title old", "n2": "title n2"} {
+				a, err := tx.GetAlert(ctx, id)
+				if err != nil || a.Title != want {
+					t.Errorf("alert %s: %+v, %v; want title %q", id, a, err, want)
+				}
+			}
+			if a, err := tx.GetAlert(ctx, "n2"); err == nil && (a.Severity != alert.SeverityCritical || !a.CreatedAt.Equal(now.Add(time.Second))) {
+				t.Errorf("n2 stored as %+v", a)
+			}
+			return nil
+		})
+	})
+}
+
+// Deliveries inserted together each get the id of their own row.
+func TestInsertDeliveriesIDsNameTheirRows(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := testdb.Open(t, driver)
+		now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+		var ds []*store.Delivery
+		for i := range 40 {
+			ds = append(ds, &store.Delivery{AlertID: fmt.Sprint("a", i%7), Destination: fmt.Sprint("d", i), Reason: store.ReasonRouted,
+				State: store.DeliveryPending, Attempts: i % 3, LastError: fmt.Sprint("e", i), CreatedAt: now, UpdatedAt: now.Add(time.Duration(i) * time.Second)})
+		}
+		if err := s.InTx(ctx, func(tx store.Tx) error { return tx.InsertDeliveries(ctx, ds) }); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int64]bool{}
+		_ = s.View(ctx, func(tx store.Tx) error {
+			for i, d := range ds {
+				if d.ID == 0 || seen[d.ID] {
+					t.Fatalf("delivery %d: id %d (zero or repeated)", i, d.ID)
+				}
+				seen[d.ID] = true
+				got, err := tx.GetDelivery(ctx, d.ID)
+				if err != nil || got.Destination != d.Destination || got.AlertID != d.AlertID || got.Attempts != d.Attempts ||
+					got.LastError != d.LastError || !got.UpdatedAt.Equal(d.UpdatedAt) {
+					t.Errorf("delivery %d (id %d): stored %+v, %v", i, d.ID, got, err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// ClaimDeliveries claims as ClaimDelivery would one after another: a
+// stale read or a finished delivery is not claimed, and of two claims of
+// one delivery read alike only the first is.
+func TestClaimDeliveriesAsOneByOne(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := testdb.Open(t, driver)
+		now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+		var ds []*store.Delivery
+		for i := range 5 {
+			ds = append(ds, &store.Delivery{AlertID: "a", Destination: fmt.Sprint("d", i), Reason: store.ReasonRouted,
+				State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now})
+		}
+		ds[3].State = store.DeliveryDelivered
+		if err := s.InTx(ctx, func(tx store.Tx) error { return tx.InsertDeliveries(ctx, ds) }); err != nil {
+			t.Fatal(err)
+		}
+		read := func(i int) *store.Delivery { d := *ds[i]; return &d }
+		stale := read(2)
+		stale.Attempts = 5
+		claims := []*store.Delivery{read(0), read(1), read(1), stale, read(3), read(4)}
+		at := make([]time.Time, len(claims))
+		for i := range at {
+			at[i] = now.Add(time.Duration(i+1) * time.Minute)
+		}
+		var got []bool
+		if err := s.InTx(ctx, func(tx store.Tx) (err error) {
+			got, err = tx.ClaimDeliveries(ctx, claims, at)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{true, true, false, false, false, true}; !slices.Equal(got, want) {
+			t.Fatalf("ClaimDeliveries = %v, want %v", got, want)
+		}
+		if c := claims[0]; c.Attempts != 1 || !c.SendingSince.Equal(at[0]) {
+			t.Errorf("claimed delivery as returned: %+v", c)
+		}
+		_ = s.View(ctx, func(tx store.Tx) error {
+			for i, want := range []struct {
+				attempts int
+				since    time.Time
+			}{{1, at[0]}, {1, at[1]}, {0, time.Time{}}, {0, time.Time{}}, {1, at[5]}} {
+				d, err := tx.GetDelivery(ctx, ds[i].ID)
+				if err != nil || d.Attempts != want.attempts || !d.SendingSince.Equal(want.since) {
+					t.Errorf("delivery %d stored as %+v, %v; want %d attempts since %v", i, d, err, want.attempts, want.since)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// GetDeliveryWork reads a delivery with its alert and its issue in the
+// delivery's destination, through Read as through a transaction.
+func TestGetDeliveryWork(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := testdb.Open(t, driver)
+		now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+		a := sample("w1", alert.SeverityHigh, now)
+		linked := &store.Delivery{AlertID: "w1", Destination: "jira", Reason: store.ReasonRouted, State: store.DeliveryRetrying,
+			Attempts: 2, LastError: "503", CreatedAt: now, UpdatedAt: now}
+		unlinked := &store.Delivery{AlertID: "w1", Destination: "hook", Reason: store.ReasonManual, State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+		orphan := &store.Delivery{AlertID: "gone", Destination: "hook", Reason: store.ReasonRouted, State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+		if err := s.InTx(ctx, func(tx store.Tx) error {
+			if _, err := tx.InsertAlert(ctx, a); err != nil {
+				return err
+			}
+			if err := tx.InsertDeliveries(ctx, []*store.Delivery{linked, unlinked, orphan}); err != nil {
+				return err
+			}
+			return tx.UpsertIssue(ctx, "w1", alert.Issue{Destination: "jira", Key: "SEC-1", ID: "10001", URL: "https://j/SEC-1", Status: "To Do"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for name, read := range map[string]func(context.Context, func(store.Tx) error) error{"Read": s.Read, "View": s.View} {
+			var w, wu *store.DeliveryWork
+			err := read(ctx, func(tx store.Tx) (err error) {
+				if w, err = tx.GetDeliveryWork(ctx, linked.ID); err != nil {
+					return err
+				}
+				wu, err = tx.GetDeliveryWork(ctx, unlinked.ID)
+				return err
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if w.Delivery.ID != linked.ID || w.Delivery.State != store.DeliveryRetrying || w.Delivery.Attempts != 2 || w.Delivery.LastError != "503" ||
+				w.Alert.AlertID != "w1" || w.Alert.Title != a.Title || w.Alert.Status != alert.StatusOpen ||
+				w.Issue == nil || *w.Issue != (alert.Issue{Destination: "jira", Key: "SEC-1", ID: "10001", URL: "https://j/SEC-1", Status: "To Do"}) {
+				t.Errorf("%s linked: %+v alert %+v issue %+v", name, w.Delivery, w.Alert, w.Issue)
+			}
+			if wu.Delivery.Destination != "hook" || wu.Delivery.Reason != store.ReasonManual || wu.Issue != nil || wu.Alert.AlertID != "w1" {
+				t.Errorf("%s unlinked: %+v issue %+v", name, wu.Delivery, wu.Issue)
+			}
+			for _, id := range []int64{orphan.ID, 1 << 40} {
+				err := read(ctx, func(tx store.Tx) error { _, err := tx.GetDeliveryWork(ctx, id); return err })
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s delivery %d: %v, want ErrNotFound", name, id, err)
+				}
+			}
 		}
 	})
 }
