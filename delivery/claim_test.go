@@ -2,10 +2,12 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/destination"
 	"github.com/alertbridge/alertbridge/internal/testdb"
@@ -88,6 +90,82 @@ func TestClaimIsExclusive(t *testing.T) {
 		}
 		if claim(&stale) {
 			t.Fatal("a second run holding the row as it was before the first claim claimed it too")
+		}
+	})
+}
+
+// Many deliveries started together (their reads and claims shared, in a
+// group commit) are each delivered once, each attempt told its own alert
+// and issue; a delivery whose alert is gone is cancelled, not retried.
+func TestDeliveriesStartedTogether(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		st := testdb.Open(t, driver)
+		b := store.NewBatcher(st, 2, 64)
+		rec := &notes{}
+		l, q := start(t, st, delivery.Config{Notifiers: map[string]destination.Notifier{"hook": rec}, Batch: b}, false)
+		t.Cleanup(b.Close) // after the jobs stop
+		const n = 40
+		now := time.Now().UTC()
+		ds := make([]*store.Delivery, n+1)
+		err := st.InTx(ctx, func(tx store.Tx) error {
+			for i := range n {
+				id := fmt.Sprint("t", i)
+				a := &alert.Alert{AlertID: id, Title: "title " + id, Severity: alert.SeverityHigh, Type: alert.TypeRule,
+					Tags: []string{}, Source: alert.SourceAPI, Status: alert.StatusOpen, CreatedAt: now, UpdatedAt: now}
+				if _, err := tx.InsertAlert(ctx, a); err != nil {
+					return err
+				}
+				if i%2 == 0 {
+					if err := tx.UpsertIssue(ctx, id, alert.Issue{Destination: "hook", Key: "K-" + id, URL: "https://j/" + id}); err != nil {
+						return err
+					}
+				}
+			}
+			for i := range ds {
+				ds[i] = &store.Delivery{AlertID: fmt.Sprint("t", i), Destination: "hook", Reason: store.ReasonRouted,
+					State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now}
+			}
+			// The last names an alert that is not stored.
+			ds[n].AlertID = "gone"
+			return q.Enqueue(ctx, tx, ds)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testdb.StartJobs(t, l)
+		for _, d := range ds[:n] {
+			if got := (&fixture{st: st}).settle(t, d.ID, 20*time.Second); got.State != store.DeliveryDelivered || got.Attempts != 1 {
+				t.Errorf("delivery %d: %+v, want delivered on attempt 1", d.ID, got)
+			}
+		}
+		testdb.Settle(t, st, 20*time.Second, nil)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.got) != n {
+			t.Fatalf("%d notifications, want %d", len(rec.got), n)
+		}
+		byID := map[int64]destination.Notification{}
+		for _, note := range rec.got {
+			byID[note.DeliveryID] = note
+		}
+		for i, d := range ds[:n] {
+			note, ok := byID[d.ID]
+			if !ok {
+				t.Errorf("delivery %d never notified", d.ID)
+				continue
+			}
+			if note.Alert.AlertID != d.AlertID || note.Alert.Title != "title "+d.AlertID || note.Attempt != 1 {
+				t.Errorf("delivery %d of %s told alert %s %q, attempt %d", d.ID, d.AlertID, note.Alert.AlertID, note.Alert.Title, note.Attempt)
+			}
+			if linked := note.Issue != nil && note.Issue.Key == "K-"+d.AlertID; linked != (i%2 == 0) {
+				t.Errorf("delivery %d of %s told issue %+v", d.ID, d.AlertID, note.Issue)
+			}
+		}
+		var gone *store.Delivery
+		_ = st.View(ctx, func(tx store.Tx) (err error) { gone, err = tx.GetDelivery(ctx, ds[n].ID); return err })
+		if gone == nil || gone.Attempts != 0 {
+			t.Errorf("delivery of a missing alert: %+v, want never attempted", gone)
 		}
 	})
 }

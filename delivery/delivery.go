@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,7 @@ type Deliverer struct {
 	health    healthNotes
 	// claims merges the claims of attempts starting together (cfg.Batch).
 	claims     *store.Merge[claim, bool]
+	works      workReader
 	stopHealth context.CancelFunc
 	healthDone chan struct{}
 }
@@ -81,6 +83,7 @@ func New(l *jobs.Layer, st store.Store, cfg Config) *Deliverer {
 		cfg.Now = time.Now
 	}
 	d := &Deliverer{st: st, jobs: l, cfg: cfg}
+	d.works.st = st
 	if cfg.Batch != nil {
 		d.claims = store.NewMerge(cfg.Batch, claimAll)
 	}
@@ -198,6 +201,86 @@ func (d *Deliverer) claim(ctx context.Context, del *store.Delivery, before store
 		return err
 	})
 	return claimed, err
+}
+
+// workReader reads what attempts need (store.DeliveryWork) for the
+// attempts starting together in one statement: River starts the jobs it
+// fetched at once, and on PostgreSQL a read each would be a round trip
+// each. While one read is out, the attempts starting wait, and the next
+// read takes them all; an attempt alone is read at once.
+type workReader struct {
+	st      store.Store
+	mu      sync.Mutex
+	reading bool
+	waiting []*workRead
+}
+
+type workRead struct {
+	id   int64
+	w    *store.DeliveryWork
+	err  error
+	done chan struct{}
+}
+
+// read returns the delivery's work; ErrNotFound when the delivery or its
+// alert is missing.
+func (r *workReader) read(ctx context.Context, id int64) (*store.DeliveryWork, error) {
+	wr := &workRead{id: id, done: make(chan struct{})}
+	r.mu.Lock()
+	r.waiting = append(r.waiting, wr)
+	lead := !r.reading
+	r.reading = true
+	r.mu.Unlock()
+	if lead {
+		// The reads go on without this attempt's context: others wait
+		// on them. The one who reads hands on what waits meanwhile.
+		r.readWaiting(context.WithoutCancel(ctx))
+	}
+	select {
+	case <-wr.done:
+		return wr.w, wr.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// readWaiting reads what waits, once, and passes the reading on to a
+// goroutine of its own while more waits.
+func (r *workReader) readWaiting(ctx context.Context) {
+	r.mu.Lock()
+	batch := r.waiting
+	r.waiting = nil
+	r.mu.Unlock()
+	ids := make([]int64, len(batch))
+	for i, wr := range batch {
+		ids[i] = wr.id
+	}
+	var got map[int64]*store.DeliveryWork
+	err := r.st.Read(ctx, func(tx store.Tx) (err error) {
+		got, err = tx.GetDeliveryWorks(ctx, ids)
+		return err
+	})
+	for _, wr := range batch {
+		switch w, ok := got[wr.id]; {
+		case err != nil:
+			wr.err = err
+		case !ok:
+			wr.err = fmt.Errorf("get delivery %d: %w", wr.id, store.ErrNotFound)
+		default:
+			// Each attempt gets its own copy: the same delivery may be
+			// read for two runs.
+			c := *w
+			wr.w = &c
+		}
+		close(wr.done)
+	}
+	r.mu.Lock()
+	more := len(r.waiting) > 0
+	r.reading = more
+	r.mu.Unlock()
+	if more {
+		go r.readWaiting(ctx)
+	}
 }
 
 // write runs fn in the shared group commit, or in a transaction of its own.

@@ -40,16 +40,13 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		issue    *alert.Issue
 		siblings []store.Delivery
 	)
-	// One statement outside a transaction: the delivery, its alert and
-	// its issue are one moment's, and on PostgreSQL one round trip.
-	err := dl.st.Read(ctx, func(tx store.Tx) error {
-		work, err := tx.GetDeliveryWork(ctx, job.Args.DeliveryID)
-		if err != nil {
-			return err
-		}
+	// One statement outside a transaction, shared with the attempts
+	// starting together: the delivery, its alert and its issue are one
+	// moment's.
+	work, err := dl.works.read(ctx, job.Args.DeliveryID)
+	if err == nil {
 		d, a, issue = &work.Delivery, work.Alert, work.Issue
-		return nil
-	})
+	}
 	if err == nil && issue == nil && d.Reason == store.ReasonManual {
 		// A manual dispatch of an unlinked alert: earlier deliveries of it
 		// to this destination may have reached it unanswered.

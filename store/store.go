@@ -123,6 +123,9 @@ type DeliveryTx interface {
 	// GetDeliveryWork reads what an attempt of a delivery needs, in one
 	// statement: ErrNotFound when the delivery or its alert is missing.
 	GetDeliveryWork(ctx context.Context, id int64) (*DeliveryWork, error)
+	// GetDeliveryWorks is GetDeliveryWork of many, in one statement on
+	// PostgreSQL; the deliveries missing (or whose alert is) are left out.
+	GetDeliveryWorks(ctx context.Context, ids []int64) (map[int64]*DeliveryWork, error)
 }
 
 // IssueTx links alerts to the issues made for them.

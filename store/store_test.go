@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -513,6 +514,16 @@ func TestGetDeliveryWork(t *testing.T) {
 			}
 			if wu.Delivery.Destination != "hook" || wu.Delivery.Reason != store.ReasonManual || wu.Issue != nil || wu.Alert.AlertID != "w1" {
 				t.Errorf("%s unlinked: %+v issue %+v", name, wu.Delivery, wu.Issue)
+			}
+			var many map[int64]*store.DeliveryWork
+			if err := read(ctx, func(tx store.Tx) (err error) {
+				many, err = tx.GetDeliveryWorks(ctx, []int64{linked.ID, orphan.ID, unlinked.ID, 1 << 40, linked.ID})
+				return err
+			}); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if len(many) != 2 || !reflect.DeepEqual(many[linked.ID], w) || !reflect.DeepEqual(many[unlinked.ID], wu) {
+				t.Errorf("%s GetDeliveryWorks = %+v, want the linked and unlinked as read one by one", name, many)
 			}
 			for _, id := range []int64{orphan.ID, 1 << 40} {
 				err := read(ctx, func(tx store.Tx) error { _, err := tx.GetDeliveryWork(ctx, id); return err })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -459,39 +460,38 @@ func (t *tx) GetDelivery(ctx context.Context, id int64) (*Delivery, error) {
 	return &d, nil
 }
 
-// getDeliveryWork reads a delivery with its alert and the issue linked
-// to it in the delivery's destination, in one statement.
-const getDeliveryWork = `SELECT d.id, d.alert_id, d.destination, d.reason, d.state, d.attempts, d.last_error,
+// deliveryWorkSelect reads deliveries with their alerts and the issues
+// linked to them in the deliveries' destinations.
+const deliveryWorkSelect = `SELECT d.id, d.alert_id, d.destination, d.reason, d.state, d.attempts, d.last_error,
 		d.created_at, d.updated_at, d.sending_since,
-		a.seq, a.status, a.assignee, a.updated_at, a.body,
+		a.status, a.assignee, a.updated_at, a.body,
 		CASE WHEN i.alert_id IS NULL THEN 0 ELSE 1 END, COALESCE(i.key, ''), COALESCE(i.external_id, ''),
 		COALESCE(i.url, ''), COALESCE(i.status, '')
 	FROM deliveries d
 	JOIN alerts a ON a.alert_id = d.alert_id
-	LEFT JOIN issues i ON i.alert_id = d.alert_id AND i.destination = d.destination
-	WHERE d.id = ?`
+	LEFT JOIN issues i ON i.alert_id = d.alert_id AND i.destination = d.destination`
 
-func (t *tx) GetDeliveryWork(ctx context.Context, id int64) (*DeliveryWork, error) {
+func scanDeliveryWork(r interface{ Scan(...any) error }) (*DeliveryWork, error) {
 	var (
 		w                         DeliveryWork
 		d                         = &w.Delivery
 		state                     string
 		created, updated, sending int64
-		seq, alertUpdated         int64
+		alertUpdated              int64
 		status, assignee, body    string
 		linked                    int
 		is                        alert.Issue
 	)
-	err := t.q.queryRow(ctx, getDeliveryWork, id).Scan(&d.ID, &d.AlertID, &d.Destination, &d.Reason, &state, &d.Attempts,
-		&d.LastError, &created, &updated, &sending, &seq, &status, &assignee, &alertUpdated, &body,
+	err := r.Scan(&d.ID, &d.AlertID, &d.Destination, &d.Reason, &state, &d.Attempts,
+		&d.LastError, &created, &updated, &sending, &status, &assignee, &alertUpdated, &body,
 		&linked, &is.Key, &is.ID, &is.URL, &is.Status)
 	if err != nil {
-		return nil, fmt.Errorf("get delivery %d: %w", id, err)
+		return nil, err
 	}
 	d.State, d.CreatedAt, d.UpdatedAt, d.SendingSince = DeliveryState(state), fromMicros(created), fromMicros(updated), fromMicros(sending)
 	var a alert.Alert
 	if err := json.Unmarshal([]byte(body), (*alertBody)(&a)); err != nil {
-		return nil, fmt.Errorf("get delivery %d: decode stored alert: %w", id, err)
+		return nil, fmt.Errorf("decode stored alert: %w", err)
 	}
 	a.Status, a.Assignee, a.UpdatedAt = alert.Status(status), assignee, fromMicros(alertUpdated)
 	w.Alert = &a
@@ -500,6 +500,47 @@ func (t *tx) GetDeliveryWork(ctx context.Context, id int64) (*DeliveryWork, erro
 		w.Issue = &is
 	}
 	return &w, nil
+}
+
+func (t *tx) GetDeliveryWork(ctx context.Context, id int64) (*DeliveryWork, error) {
+	w, err := scanDeliveryWork(t.q.queryRow(ctx, deliveryWorkSelect+` WHERE d.id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get delivery %d: %w", id, err)
+	}
+	return w, nil
+}
+
+func (t *tx) GetDeliveryWorks(ctx context.Context, ids []int64) (map[int64]*DeliveryWork, error) {
+	out := make(map[int64]*DeliveryWork, len(ids))
+	if !t.postgres || len(ids) == 1 {
+		for _, id := range ids {
+			w, err := t.GetDeliveryWork(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out[id] = w
+		}
+		return out, nil
+	}
+	rs, err := t.q.query(ctx, deliveryWorkSelect+` WHERE d.id = ANY(?::bigint[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get %d deliveries: %w", len(ids), err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		w, err := scanDeliveryWork(rs)
+		if err != nil {
+			return nil, fmt.Errorf("get %d deliveries: %w", len(ids), err)
+		}
+		out[w.Delivery.ID] = w
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("get %d deliveries: %w", len(ids), err)
+	}
+	return out, nil
 }
 
 // claimDeliveriesPG claims attempts of many deliveries in one statement
