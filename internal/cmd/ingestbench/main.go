@@ -69,8 +69,8 @@ func main() {
 		if err != nil {
 			log.Fatalf("run %d: %v", i+1, err)
 		}
-		fmt.Printf("run %d: %8.0f alerts/s  p50 %6.2f ms  p99 %6.2f ms  peak RSS %5.1f MiB  baseline /healthz %8.0f req/s  errors %d\n",
-			i+1, r.alertsPerSec, benchutil.Ms(r.p50), benchutil.Ms(r.p99), r.peakRSSMiB, r.baselinePerSec, r.errors)
+		fmt.Printf("run %d: %8.0f alerts/s  p50 %6.2f ms  p99 %6.2f ms  peak RSS %5.1f MiB  baseline /healthz %8.0f req/s  ratio %.3f  errors %d\n",
+			i+1, r.alertsPerSec, benchutil.Ms(r.p50), benchutil.Ms(r.p99), r.peakRSSMiB, r.baselinePerSec, r.alertsPerSec/r.baselinePerSec, r.errors)
 		rs = append(rs, r)
 	}
 	m := result{
@@ -83,6 +83,10 @@ func main() {
 	fmt.Printf("\nmedian of %d runs, %s, %d clients, %d destination(s):\n", len(rs), *storage, *clients, *dests)
 	fmt.Printf("  ingest     %8.0f alerts/s  p50 %.2f ms  p99 %.2f ms  peak RSS %.1f MiB\n", m.alertsPerSec, benchutil.Ms(m.p50), benchutil.Ms(m.p99), m.peakRSSMiB)
 	fmt.Printf("  baseline   %8.0f req/s (GET /healthz)  ingest/baseline %.3f\n", m.baselinePerSec, m.alertsPerSec/m.baselinePerSec)
+	// Each run's ratio is of two measurements seconds apart, so the
+	// median of those is the steadier figure when other work shares the
+	// machine and moves both medians.
+	fmt.Printf("  median of the runs' own ingest/baseline %.3f\n", benchutil.Median(rs, func(r result) float64 { return r.alertsPerSec / r.baselinePerSec }))
 }
 
 func runOnce(bin, storage, pgURL, sinkURL string, clients, dests int, warmup, duration time.Duration) (result, error) {
