@@ -224,7 +224,8 @@ func (s *Site) acquire(ctx context.Context, create bool) (func(answer) closing, 
 				return nil, err
 			}
 		}
-		if err := s.pace(ctx); err != nil {
+		paced, err := s.pace(ctx)
+		if err != nil {
 			s.freeSlot()
 			if errors.Is(err, errWindow) {
 				continue // the gate now holds the window another process saw
@@ -232,13 +233,22 @@ func (s *Site) acquire(ctx context.Context, create bool) (func(answer) closing, 
 			s.abandon(p)
 			return nil, err
 		}
-		held, err := s.takeShared(ctx)
+		held, polled, err := s.takeShared(ctx)
 		if err != nil {
 			s.freeSlot()
 			s.abandon(p)
 			return nil, err
 		}
 		p.shared = held
+		// What the database said of the window is as old as its answer: a
+		// request that waited since, for its paced turn or a shared slot,
+		// asks again, or it would go out inside a window another replica
+		// opened meanwhile.
+		if (paced || polled) && s.sharedWindow(ctx) {
+			s.freeShared(p)
+			s.freeSlot()
+			continue
+		}
 		if s.enter(p) {
 			return func(a answer) closing { return s.answered(p, a) }, nil
 		}
@@ -262,13 +272,14 @@ type SharedSlots interface {
 const slotLease = 2*DefaultTimeout + 5*time.Second
 
 // takeShared takes one of the site's slots shared across processes, when
-// the budget keeps them, and returns it plus one (0: none taken). While
-// every slot is held it polls, backing off to 100 ms. A budget that fails
-// to answer is passed by: the local bound still holds.
-func (s *Site) takeShared(ctx context.Context) (int, error) {
+// the budget keeps them, and returns it plus one (0: none taken), and
+// whether it had to wait for one. While every slot is held it polls,
+// backing off to 100 ms. A budget that fails to answer is passed by: the
+// local bound still holds.
+func (s *Site) takeShared(ctx context.Context) (slot int, polled bool, err error) {
 	ss, ok := s.budget.(SharedSlots)
 	if !ok || s.sem == nil {
-		return 0, nil
+		return 0, false, nil
 	}
 	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		bctx, cancel := context.WithTimeout(ctx, budgetTimeout)
@@ -276,16 +287,34 @@ func (s *Site) takeShared(ctx context.Context) (int, error) {
 		cancel()
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return 0, ctx.Err()
+			return 0, polled, ctx.Err()
 		case err != nil:
-			return 0, nil
+			return 0, polled, nil
 		case got:
-			return slot + 1, nil
+			return slot + 1, polled, nil
 		}
+		polled = true
 		if err := sleepCtx(ctx, wait); err != nil {
-			return 0, err
+			return 0, polled, err
 		}
 	}
+}
+
+// sharedWindow reads the window the budget records and closes the gate
+// when it has not passed, reporting whether it did. A budget that fails
+// to answer is passed by, as in pace.
+func (s *Site) sharedWindow(ctx context.Context) bool {
+	if s.budget == nil {
+		return false
+	}
+	bctx, cancel := context.WithTimeout(ctx, budgetTimeout)
+	until, err := s.budget.BlockedUntil(bctx, s.key)
+	cancel()
+	if err != nil || !s.now().Before(until) {
+		return false
+	}
+	s.Block(until)
+	return true
 }
 
 func (s *Site) freeShared(p *pass) {
@@ -304,8 +333,9 @@ var errWindow = errors.New("jira: the site is closed by a Retry-After another pr
 // pace waits for the site's next request slot: the shared one when the
 // budget paces across processes, else this process's limiter. A shared
 // budget that fails to answer falls back to the local limiter: sharing is
-// lost for that request, not the request.
-func (s *Site) pace(ctx context.Context) error {
+// lost for that request, not the request. It reports whether it waited
+// for a shared slot after the budget last said the site was open.
+func (s *Site) pace(ctx context.Context) (bool, error) {
 	if sr, ok := s.budget.(SharedRate); ok && s.interval() > 0 {
 		bctx, cancel := context.WithTimeout(ctx, budgetTimeout)
 		wait, until, err := sr.Reserve(bctx, s.key, s.interval())
@@ -313,18 +343,18 @@ func (s *Site) pace(ctx context.Context) error {
 		if err == nil {
 			if s.now().Before(until) {
 				s.Block(until)
-				return errWindow
+				return false, errWindow
 			}
-			return sleepCtx(ctx, wait)
+			return wait > 0, sleepCtx(ctx, wait)
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 	if s.limiter != nil {
-		return s.limiter.Wait(ctx)
+		return false, s.limiter.Wait(ctx)
 	}
-	return nil
+	return false, nil
 }
 
 // interval is the spacing of requests the limiter allows on average.

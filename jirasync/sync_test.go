@@ -43,11 +43,11 @@ func defaultSync() config.JiraSync {
 }
 
 // newHarness runs the outbound path for real — store, River queue, syncer,
-// alert service — against a sandbox Jira on SQLite, with one alert linked
+// alert service — against a sandbox Jira on the driver's database, with one alert linked
 // to one issue of the one destination.
-func newHarness(t *testing.T, dep jira.Deployment, opts sandbox.Options, sync config.JiraSync) *harness {
+func newHarness(t *testing.T, driver string, dep jira.Deployment, opts sandbox.Options, sync config.JiraSync) *harness {
 	t.Helper()
-	return newHarnessWith(t, "sqlite", dep, opts, func(c *jira.Client) []jirasync.Destination {
+	return newHarnessWith(t, driver, dep, opts, func(c *jira.Client) []jirasync.Destination {
 		return []jirasync.Destination{{Name: dest, Client: c, Sync: sync}}
 	}, jirasync.Options{Logger: slog.New(slog.DiscardHandler)})
 }
@@ -157,87 +157,91 @@ func containsAll(s string, parts ...string) bool {
 
 func TestOutbound(t *testing.T) {
 	for _, dep := range []jira.Deployment{jira.DeploymentCloud, jira.DeploymentDataCenter} {
-		t.Run(string(dep), func(t *testing.T) {
-			ctx := context.Background()
-			h := newHarness(t, dep, sandbox.Options{}, defaultSync())
-			triaged := alert.StatusTriaged
-			if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &triaged, Actor: "ann"}); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "the transition and its note", func() bool {
-				cs := h.comments(t)
-				return h.issue(t).Status.Name == "In Progress" && len(cs) == 1 &&
-					strings.Contains(cs[0], "ann changed the status from OPEN to TRIAGED")
-			})
+		t.Run(string(dep), func(t *testing.T) { testdb.Each(t, func(t *testing.T, driver string) { outbound(t, driver, dep) }) })
+	}
+}
 
-			if _, err := h.svc.Comment(ctx, h.alert, "ann", "looks **bad**, see `host-1`"); err != nil {
-				t.Fatal(err)
-			}
-			bold := `"type":"strong"`
-			if dep == jira.DeploymentDataCenter {
-				bold = "*bad*"
-			}
-			defer func() {
-				if t.Failed() {
-					t.Logf("comments %q timeline %q %q", h.comments(t), h.events(t, jirasync.ActionSynced), h.events(t, jirasync.ActionSyncFailed))
-				}
-			}()
-			waitFor(t, "the comment", func() bool {
-				cs := h.comments(t)
-				if len(cs) == 2 && !containsAll(cs[1], bold) {
-					t.Logf("comment: %s", cs[1])
-				}
-				// Wiki markup escapes the brackets, which would make a link.
-				return len(cs) == 2 && containsAll(cs[1], "ann", "] commented on alertbridge:", bold, "host-1")
-			})
+func outbound(t *testing.T, driver string, dep jira.Deployment) {
+	ctx := context.Background()
+	h := newHarness(t, driver, dep, sandbox.Options{}, defaultSync())
+	triaged := alert.StatusTriaged
+	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &triaged, Actor: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the transition and its note", func() bool {
+		cs := h.comments(t)
+		return h.issue(t).Status.Name == "In Progress" && len(cs) == 1 &&
+			strings.Contains(cs[0], "ann changed the status from OPEN to TRIAGED")
+	})
 
-			email := ann.Email
-			if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Assignee: &email, Actor: "ann"}); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "the assignee", func() bool { is := h.issue(t); return is.Assignee != nil && is.Assignee.Email == ann.Email })
-			waitFor(t, "three sync results on the timeline", func() bool { return len(h.events(t, jirasync.ActionSynced)) == 3 })
-			if f := h.events(t, jirasync.ActionSyncFailed); len(f) != 0 {
-				t.Errorf("failures on the timeline: %v", f)
-			}
+	if _, err := h.svc.Comment(ctx, h.alert, "ann", "looks **bad**, see `host-1`"); err != nil {
+		t.Fatal(err)
+	}
+	bold := `"type":"strong"`
+	if dep == jira.DeploymentDataCenter {
+		bold = "*bad*"
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("comments %q timeline %q %q", h.comments(t), h.events(t, jirasync.ActionSynced), h.events(t, jirasync.ActionSyncFailed))
+		}
+	}()
+	waitFor(t, "the comment", func() bool {
+		cs := h.comments(t)
+		if len(cs) == 2 && !containsAll(cs[1], bold) {
+			t.Logf("comment: %s", cs[1])
+		}
+		// Wiki markup escapes the brackets, which would make a link.
+		return len(cs) == 2 && containsAll(cs[1], "ann", "] commented on alertbridge:", bold, "host-1")
+	})
 
-			// A change that came from this destination is not sent back.
-			before := len(h.sb.Requests())
-			resolved := alert.StatusResolved
-			if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &resolved, Actor: "jira:Ann", Origin: dest}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.svc.CommentFrom(ctx, h.alert, "[Ann] commented on Jira:", "from Jira", dest, "99999"); err != nil {
-				t.Fatal(err)
-			}
-			// Settled: whatever those changes queued has run.
-			testdb.Settle(t, h.st, 10*time.Second, nil)
-			if n := len(h.sb.Requests()); n != before {
-				t.Errorf("%d requests for changes that came from Jira, want none", n-before)
-			}
+	email := ann.Email
+	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Assignee: &email, Actor: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the assignee", func() bool { is := h.issue(t); return is.Assignee != nil && is.Assignee.Email == ann.Email })
+	waitFor(t, "three sync results on the timeline", func() bool { return len(h.events(t, jirasync.ActionSynced)) == 3 })
+	if f := h.events(t, jirasync.ActionSyncFailed); len(f) != 0 {
+		t.Errorf("failures on the timeline: %v", f)
+	}
 
-			// Our comments are linked, so the inbound side knows them.
-			for _, c := range h.issue(t).Comments {
-				err := h.st.View(ctx, func(tx store.Tx) error {
-					_, _, origin, err := tx.CommentLink(ctx, dest, c.ID)
-					if err != nil || origin != store.LinkOriginAlertbridge {
-						t.Errorf("Jira comment %s: link origin %q, %v", c.ID, origin, err)
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+	// A change that came from this destination is not sent back.
+	before := len(h.sb.Requests())
+	resolved := alert.StatusResolved
+	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &resolved, Actor: "jira:Ann", Origin: dest}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.CommentFrom(ctx, h.alert, "[Ann] commented on Jira:", "from Jira", dest, "99999"); err != nil {
+		t.Fatal(err)
+	}
+	// Settled: whatever those changes queued has run.
+	testdb.Settle(t, h.st, 10*time.Second, nil)
+	if n := len(h.sb.Requests()); n != before {
+		t.Errorf("%d requests for changes that came from Jira, want none", n-before)
+	}
+
+	// Our comments are linked, so the inbound side knows them.
+	for _, c := range h.issue(t).Comments {
+		err := h.st.View(ctx, func(tx store.Tx) error {
+			_, _, origin, err := tx.CommentLink(ctx, dest, c.ID)
+			if err != nil || origin != store.LinkOriginAlertbridge {
+				t.Errorf("Jira comment %s: link origin %q, %v", c.ID, origin, err)
 			}
+			return nil
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 // TestSettledStatusMakesNoTransition: an issue already in the mapped status
 // is not transitioned (only the note is posted).
-func TestSettledStatusMakesNoTransition(t *testing.T) {
+func TestSettledStatusMakesNoTransition(t *testing.T) { testdb.Each(t, settledStatusMakesNoTransition) }
+
+func settledStatusMakesNoTransition(t *testing.T, driver string) {
 	ctx := context.Background()
-	h := newHarness(t, jira.DeploymentCloud, sandbox.Options{}, defaultSync())
+	h := newHarness(t, driver, jira.DeploymentCloud, sandbox.Options{}, defaultSync())
 	ts, err := h.client.Transitions(ctx, h.key)
 	if err != nil {
 		t.Fatal(err)
@@ -287,9 +291,11 @@ func chainWorkflow() *sandbox.Workflow {
 	}
 }
 
-func TestStatusPathThroughWorkflow(t *testing.T) {
+func TestStatusPathThroughWorkflow(t *testing.T) { testdb.Each(t, statusPathThroughWorkflow) }
+
+func statusPathThroughWorkflow(t *testing.T, driver string) {
 	ctx := context.Background()
-	h := newHarness(t, jira.DeploymentCloud, sandbox.Options{Workflow: chainWorkflow()}, defaultSync())
+	h := newHarness(t, driver, jira.DeploymentCloud, sandbox.Options{Workflow: chainWorkflow()}, defaultSync())
 	resolved := alert.StatusResolved
 	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &resolved, Actor: "ann"}); err != nil {
 		t.Fatal(err)
@@ -303,11 +309,13 @@ func TestStatusPathThroughWorkflow(t *testing.T) {
 	}
 }
 
-func TestNoStatusPathIsAnError(t *testing.T) {
+func TestNoStatusPathIsAnError(t *testing.T) { testdb.Each(t, noStatusPathIsAnError) }
+
+func noStatusPathIsAnError(t *testing.T, driver string) {
 	ctx := context.Background()
 	sync := defaultSync()
 	sync.StatusMap[alert.StatusClosed] = "Archived"
-	h := newHarness(t, jira.DeploymentCloud, sandbox.Options{Workflow: chainWorkflow()}, sync)
+	h := newHarness(t, driver, jira.DeploymentCloud, sandbox.Options{Workflow: chainWorkflow()}, sync)
 	closed := alert.StatusClosed
 	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &closed, Actor: "ann"}); err != nil {
 		t.Fatal(err)
@@ -327,8 +335,12 @@ func TestNoStatusPathIsAnError(t *testing.T) {
 }
 
 func TestUnknownAssigneeLeavesIssueAlone(t *testing.T) {
+	testdb.Each(t, unknownAssigneeLeavesIssueAlone)
+}
+
+func unknownAssigneeLeavesIssueAlone(t *testing.T, driver string) {
 	ctx := context.Background()
-	h := newHarness(t, jira.DeploymentCloud, sandbox.Options{}, defaultSync())
+	h := newHarness(t, driver, jira.DeploymentCloud, sandbox.Options{}, defaultSync())
 	nobody, empty := "nobody@example.com", ""
 	// One change at a time: a job syncs the alert as it is when it runs.
 	for i, who := range []*string{&nobody, &empty, &nobody} {
@@ -355,8 +367,12 @@ func TestUnknownAssigneeLeavesIssueAlone(t *testing.T) {
 }
 
 func TestRateLimitedTransitionWaitsAndSucceeds(t *testing.T) {
+	testdb.Each(t, rateLimitedTransitionWaitsAndSucceeds)
+}
+
+func rateLimitedTransitionWaitsAndSucceeds(t *testing.T, driver string) {
 	ctx := context.Background()
-	h := newHarness(t, jira.DeploymentCloud, sandbox.Options{}, defaultSync())
+	h := newHarness(t, driver, jira.DeploymentCloud, sandbox.Options{}, defaultSync())
 	h.sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultRateLimit, Method: "POST", PathPrefix: "/rest/api/3/issue/" + h.key + "/transitions", Count: 1, RetryAfter: time.Second})
 	triaged := alert.StatusTriaged
 	if _, err := h.svc.Update(ctx, h.alert, lifecycle.Patch{Status: &triaged, Actor: "ann"}); err != nil {

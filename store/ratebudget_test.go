@@ -194,3 +194,68 @@ func TestSharedConcurrency(t *testing.T) {
 		t.Errorf("at most %d in flight: the slots were not both used", peak.Load())
 	}
 }
+
+// TestSharedWindowHoldsPacedRequests: requests already paced to later
+// slots when another replica records a window wait it out; the pace said
+// when they may go, not that the site would still be open then.
+func TestSharedWindowHoldsPacedRequests(t *testing.T) {
+	url := testdb.URL(t, "postgres")
+	var (
+		mu      sync.Mutex
+		arrived []time.Time
+	)
+	jiraSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrived = append(arrived, time.Now())
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{"accountId":"x"}`))
+	}))
+	defer jiraSrv.Close()
+	ss := jira.NewSites()
+	ss.SetBudget(store.NewJiraBudget(openShared(t, url)))
+	// 5 requests a second: four requests queued behind the first are paced
+	// 200, 400, 600 and 800 ms later.
+	c := jira.New(jira.Config{BaseURL: jiraSrv.URL, Deployment: jira.DeploymentCloud, Site: ss.Get(jiraSrv.URL, 5, 8)})
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Myself(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(arrived)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no request reached Jira")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Another replica's 429, as its Site records it.
+	from := time.Now()
+	until := from.Add(1500 * time.Millisecond)
+	if err := store.NewJiraBudget(openShared(t, url)).Block(context.Background(), jira.SiteKey(jiraSrv.URL), until); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(arrived) != 5 {
+		t.Fatalf("%d requests reached Jira, want 5", len(arrived))
+	}
+	for _, at := range arrived[1:] {
+		// 100 ms of grace: a request the window was recorded just after
+		// it was let through.
+		if at.After(from.Add(100*time.Millisecond)) && at.Before(until) {
+			t.Errorf("a request reached Jira %v into another replica's window", at.Sub(from).Round(time.Millisecond))
+		}
+	}
+}

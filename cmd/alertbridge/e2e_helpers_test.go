@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,4 +40,57 @@ func (j *jobsDB) settle(t *testing.T, s *server, what string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// faultConfig is the configuration of the exactly-once fault tests: one
+// Jira destination on the sandbox with short timeouts and search lag (the
+// tests shorten the retry schedule too), paced at rps requests per second
+// with concurrency in flight.
+func faultConfig(addr, storage string, sb *sandbox.Sandbox, rps, concurrency int) string {
+	return fmt.Sprintf(`
+server:
+  listen: %s
+  api_tokens: [{name: t, token_env: ALERTBRIDGE_API_TOKEN}]
+storage:
+  url: %s
+destinations:
+  - name: sec-jira
+    type: jira
+    jira:
+      url: %s
+      deployment: cloud
+      email: %s
+      token_env: JIRA_TOKEN
+      project: SEC
+      timeout: 2s
+      search_lag: 1s
+      requests_per_second: %d
+      max_concurrency: %d
+`, addr, storage, sb.URL(), sandbox.DefaultUser.Email, rps, concurrency)
+}
+
+// postAlerts posts alerts from..to-1, alertId fmt.Sprintf(idFormat, i),
+// from 8 clients at once, each one accepted.
+func postAlerts(t *testing.T, s *server, idFormat string, from, to int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				id := fmt.Sprintf(idFormat, i)
+				code, err := s.api("POST", "/api/v1/alerts", map[string]any{"alertId": id, "title": "alert " + id, "severity": "HIGH"}, nil)
+				if err != nil || code != http.StatusAccepted {
+					t.Errorf("post %s: %d %v", id, code, err)
+				}
+			}
+		}()
+	}
+	for i := from; i < to; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }

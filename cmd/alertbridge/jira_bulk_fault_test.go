@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,48 +54,9 @@ func jiraBulkUnderFaults(t *testing.T, driver string, p float64) {
 	addr := freePort(t)
 	storage := testdb.URL(t, driver)
 	// Paced, so that creates queue for the site and share bulk creates.
-	cfg := writeConfig(t, fmt.Sprintf(`
-server:
-  listen: %s
-  api_tokens: [{name: t, token_env: ALERTBRIDGE_API_TOKEN}]
-storage:
-  url: %s
-destinations:
-  - name: sec-jira
-    type: jira
-    jira:
-      url: %s
-      deployment: cloud
-      email: %s
-      token_env: JIRA_TOKEN
-      project: SEC
-      timeout: 2s
-      search_lag: 1s
-      requests_per_second: 20
-      max_concurrency: 4
-`, addr, storage, sb.URL(), sandbox.DefaultUser.Email))
+	cfg := writeConfig(t, faultConfig(addr, storage, sb, 20, 4))
 	s := startServer(t, cfg, addr)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				code, err := s.api("POST", "/api/v1/alerts", map[string]any{
-					"alertId": fmt.Sprintf("b-%04d", i), "title": fmt.Sprintf("storm %d", i), "severity": "HIGH",
-				}, nil)
-				if err != nil || code != http.StatusAccepted {
-					t.Errorf("post %d: %d %v", i, code, err)
-				}
-			}
-		}()
-	}
-	for i := range total {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	postAlerts(t, s, "b-%04d", 0, total)
 
 	ids := make([]string, total)
 	for i := range ids {

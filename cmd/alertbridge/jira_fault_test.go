@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,50 +48,9 @@ func jiraExactlyOnceUnderFaults(t *testing.T, driver string) {
 	t.Setenv("ALERTBRIDGE_RETRY_BACKOFF", "200ms")
 	addr := freePort(t)
 	storage := testdb.URL(t, driver)
-	cfg := writeConfig(t, fmt.Sprintf(`
-server:
-  listen: %s
-  api_tokens: [{name: t, token_env: ALERTBRIDGE_API_TOKEN}]
-storage:
-  url: %s
-destinations:
-  - name: sec-jira
-    type: jira
-    jira:
-      url: %s
-      deployment: cloud
-      email: %s
-      token_env: JIRA_TOKEN
-      project: SEC
-      timeout: 2s
-      search_lag: 1s
-      requests_per_second: 300
-      max_concurrency: 16
-`, addr, storage, sb.URL(), sandbox.DefaultUser.Email))
+	cfg := writeConfig(t, faultConfig(addr, storage, sb, 300, 16))
 
-	post := func(s *server, from, to int) {
-		var wg sync.WaitGroup
-		ids := make(chan int)
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range ids {
-					code, err := s.api("POST", "/api/v1/alerts", map[string]any{
-						"alertId": fmt.Sprintf("f-%04d", i), "title": fmt.Sprintf("fault %d", i), "severity": "HIGH",
-					}, nil)
-					if err != nil || code != http.StatusAccepted {
-						t.Errorf("post %d: %d %v", i, code, err)
-					}
-				}
-			}()
-		}
-		for i := from; i < to; i++ {
-			ids <- i
-		}
-		close(ids)
-		wg.Wait()
-	}
+	post := func(s *server, from, to int) { postAlerts(t, s, "f-%04d", from, to) }
 
 	// Each kill lands while deliveries are in flight: the rate limit keeps
 	// a few hundred of them queued behind the posts.
@@ -113,6 +71,7 @@ destinations:
 		err := jobsDB.db.QueryRow(`SELECT COUNT(*) FROM jira_sites WHERE blocked_until > 0`).Scan(&n)
 		return err == nil && n > 0
 	})
+	killed := time.Now()
 	s.kill()
 	s = startServer(t, cfg, addr)
 	sb.Fail(sandbox.FaultSpec{Kind: sandbox.FaultRateLimit, Count: 5, RetryAfter: 3 * time.Second})
@@ -138,8 +97,11 @@ destinations:
 	// Grace covers requests that passed the client's gate before its 429
 	// arrived but reached the wire after (a loaded machine and the race
 	// detector slow that down); a gate that did not hold would show across
-	// the rest of the three-second window.
-	if v := sb.RetryAfterViolations(500 * time.Millisecond); len(v) > 0 {
+	// the rest of the three-second window. A request the killed process had in flight may take one of the burst's
+	// 429s after it died: that window is the site's, but no process heard of
+	// it, so none could keep to it.
+	heard := func(w sandbox.RecordedRequest) bool { return !(w.Time.Before(killed) && w.Answered.After(killed)) }
+	if v := sb.RetryAfterViolationsHeard(500*time.Millisecond, heard); len(v) > 0 {
 		t.Errorf("%d requests inside a Retry-After window, first %s %s at %s", len(v), v[0].Method, v[0].Path, v[0].Time)
 	}
 	if errs := sb.ValidationErrors(); len(errs) > 0 {

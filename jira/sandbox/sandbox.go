@@ -234,12 +234,20 @@ func (s *Sandbox) ValidationErrors() []string {
 // the sandbox announced was running, ignoring those within grace of the 429:
 // a client cannot hold back requests it sent before the 429 reached it.
 func (s *Sandbox) RetryAfterViolations(grace time.Duration) []RecordedRequest {
+	return s.RetryAfterViolationsHeard(grace, nil)
+}
+
+// RetryAfterViolationsHeard is RetryAfterViolations counting only the
+// windows of the 429s heard reports as heard (nil: all). A test that kills
+// its client needs it: a 429 written to a process already dead opened a
+// window on the site that no process could learn of.
+func (s *Sandbox) RetryAfterViolationsHeard(grace time.Duration, heard func(RecordedRequest) bool) []RecordedRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []RecordedRequest
 	for _, r := range s.requests {
 		for _, w := range s.requests {
-			if w.Status != http.StatusTooManyRequests || w.RetryAfter <= 0 {
+			if w.Status != http.StatusTooManyRequests || w.RetryAfter <= 0 || heard != nil && !heard(w) {
 				continue
 			}
 			start := w.Answered
