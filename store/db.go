@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // querier is the little of a database connection the queries need; it hides
@@ -134,16 +136,21 @@ func dollars(q string) string {
 	return b.String()
 }
 
-// pgxPipe is the querier of a PostgreSQL write transaction. Writes whose
-// outcome the caller does not read (execLater: timeline events, health
-// notes) are held and go to the server in one round trip with the next
-// statement that needs an answer, or with the flush before commit, as a
-// pgx batch (one pipelined send), instead of one round trip each. A group
-// commit's statements then cost far fewer round trips. An error of a held
-// statement surfaces with the statement it went with; the transaction
-// fails whole either way, and the group commit retries each write alone.
+// pgxPipe is the querier of a PostgreSQL transaction, which it begins
+// with its first statement: the begin goes in the same round trip
+// (pgx's Batch.BeginTx), and a transaction that runs no statement costs
+// none. Writes whose outcome the caller does not read (execLater:
+// timeline events, health notes) are held and go to the server in one
+// round trip with the next statement that needs an answer, or with the
+// flush before commit, as a pgx batch (one pipelined send), instead of
+// one round trip each. A group commit's statements then cost far fewer
+// round trips. An error of a held statement surfaces with the statement
+// it went with; the transaction fails whole either way, and the group
+// commit retries each write alone.
 type pgxPipe struct {
-	tx   pgx.Tx
+	pool *pgxpool.Pool
+	opts pgx.TxOptions
+	tx   pgx.Tx // nil until the first statement is sent
 	held []heldExec
 }
 
@@ -156,9 +163,29 @@ func (p *pgxPipe) execLater(q string, args ...any) {
 	p.held = append(p.held, heldExec{dollars(q), args})
 }
 
-// batch queues the held statements and then q, and sends them.
+// begin begins the transaction, for a caller that needs it before any
+// statement (River's inserts).
+func (p *pgxPipe) begin(ctx context.Context) (pgx.Tx, error) {
+	if p.tx == nil {
+		br, err := p.batch(ctx, "", nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := br.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return p.tx, nil
+}
+
+// batch queues the begin (the first time), the held statements and then
+// q, and sends them.
 func (p *pgxPipe) batch(ctx context.Context, q string, args []any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
+	begin := p.tx == nil
+	if begin {
+		b.BeginTx(p.opts)
+	}
 	for _, h := range p.held {
 		b.Queue(h.sql, h.args...)
 	}
@@ -167,7 +194,19 @@ func (p *pgxPipe) batch(ctx context.Context, q string, args []any) (pgx.BatchRes
 	if q != "" {
 		b.Queue(dollars(q), args...)
 	}
-	br := p.tx.SendBatch(ctx, b)
+	var br pgx.BatchResults
+	if begin {
+		br = p.pool.SendBatch(ctx, b)
+		// Set even when the begin failed: rolling it back releases the
+		// connection.
+		p.tx = br.Tx()
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+	} else {
+		br = p.tx.SendBatch(ctx, b)
+	}
 	for range n {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
@@ -189,8 +228,20 @@ func (p *pgxPipe) flush(ctx context.Context) error {
 	return br.Close()
 }
 
+// end commits (or, with commit false, rolls back) what was begun.
+func (p *pgxPipe) end(ctx context.Context, commit bool) error {
+	if p.tx == nil {
+		return nil
+	}
+	if !commit {
+		_ = p.tx.Rollback(ctx)
+		return nil
+	}
+	return p.tx.Commit(ctx)
+}
+
 func (p *pgxPipe) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	if len(p.held) == 0 {
+	if len(p.held) == 0 && p.tx != nil {
 		return pgxQuerier{p.tx}.exec(ctx, q, args...)
 	}
 	br, err := p.batch(ctx, q, args)
@@ -208,7 +259,7 @@ func (p *pgxPipe) exec(ctx context.Context, q string, args ...any) (int64, error
 }
 
 func (p *pgxPipe) query(ctx context.Context, q string, args ...any) (rows, error) {
-	if len(p.held) == 0 {
+	if len(p.held) == 0 && p.tx != nil {
 		return pgxQuerier{p.tx}.query(ctx, q, args...)
 	}
 	br, err := p.batch(ctx, q, args)
@@ -248,7 +299,7 @@ func (r *batchRows) Err() error {
 }
 
 func (p *pgxPipe) queryRow(ctx context.Context, q string, args ...any) row {
-	if len(p.held) == 0 {
+	if len(p.held) == 0 && p.tx != nil {
 		return pgxQuerier{p.tx}.queryRow(ctx, q, args...)
 	}
 	br, err := p.batch(ctx, q, args)

@@ -58,27 +58,18 @@ func (s *postgresStore) Read(ctx context.Context, fn func(Tx) error) error {
 }
 
 func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx) error) error {
-	pgTx, err := s.pool.BeginTx(ctx, opts)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	var q querier = pgxQuerier{pgTx}
-	pipe := &pgxPipe{tx: pgTx}
-	if opts.AccessMode != pgx.ReadOnly {
-		q = pipe
-	}
+	pipe := &pgxPipe{pool: s.pool, opts: opts}
 	t := &tx{
-		q:         q,
-		raw:       pgTx,
+		q:         pipe,
 		forUpdate: " FOR UPDATE",
-		postgres:  true,
 		ilike:     `COLLATE "C" ILIKE`,
+		postgres:  true,
 		lock: func(ctx context.Context, key int64) error {
-			_, err := pgTx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key)
+			_, err := pipe.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, key)
 			return err
 		},
 	}
-	err = fn(t)
+	err := fn(t)
 	if err == nil {
 		err = t.beforeCommit(ctx)
 	}
@@ -89,10 +80,10 @@ func (s *postgresStore) run(ctx context.Context, opts pgx.TxOptions, fn func(Tx)
 		err = pipe.flush(ctx)
 	}
 	if err != nil {
-		_ = pgTx.Rollback(ctx)
+		_ = pipe.end(ctx, false)
 		return err
 	}
-	if err := pgTx.Commit(ctx); err != nil {
+	if err := pipe.end(ctx, true); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

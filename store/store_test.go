@@ -12,8 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
 	"github.com/alertbridge/alertbridge/alert"
+	"github.com/alertbridge/alertbridge/delivery"
 	"github.com/alertbridge/alertbridge/internal/testdb"
+	"github.com/alertbridge/alertbridge/jobs"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -529,6 +534,69 @@ func TestGetDeliveryWork(t *testing.T) {
 				err := read(ctx, func(tx store.Tx) error { _, err := tx.GetDeliveryWork(ctx, id); return err })
 				if !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("%s delivery %d: %v, want ErrNotFound", name, id, err)
+				}
+			}
+		}
+	})
+}
+
+// A transaction begins with its first statement (on PostgreSQL in the
+// same round trip): one that runs none commits nothing and costs nothing;
+// one of held writes alone commits them; a held write that fails fails
+// the transaction whole; River's insert can be the first thing it does;
+// and no connection stays taken.
+func TestTransactionsBeginWithTheirFirstStatement(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := testdb.Open(t, driver)
+		if err := s.InTx(ctx, func(store.Tx) error { return nil }); err != nil {
+			t.Errorf("empty InTx: %v", err)
+		}
+		if err := s.View(ctx, func(store.Tx) error { return nil }); err != nil {
+			t.Errorf("empty View: %v", err)
+		}
+		at := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+		if err := s.InTx(ctx, func(tx store.Tx) error {
+			return tx.AddEvent(ctx, "held", alert.Event{At: at, Actor: "a", Action: "noted"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var es []alert.Event
+		if err := s.View(ctx, func(tx store.Tx) (err error) { es, err = tx.ListEvents(ctx, "held"); return err }); err != nil || len(es) != 1 {
+			t.Errorf("events after a transaction of one held write: %v, %v", es, err)
+		}
+		// PostgreSQL refuses a NUL in text, SQLite stores it: the held
+		// write fails there, after the insert went.
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			if _, err := tx.InsertAlert(ctx, sample("h1", alert.SeverityLow, at)); err != nil {
+				return err
+			}
+			return tx.AddEvent(ctx, "h1", alert.Event{At: at, Actor: "a", Action: "noted", Detail: "a\x00b"})
+		})
+		var stored bool
+		_ = s.View(ctx, func(tx store.Tx) error { _, gerr := tx.GetAlert(ctx, "h1"); stored = gerr == nil; return nil })
+		if driver == "postgres" && (err == nil || stored) {
+			t.Errorf("a failed held write: err = %v, alert stored = %v; want the transaction failed whole", err, stored)
+		}
+		if driver == "sqlite" && (err != nil || !stored) {
+			t.Errorf("sqlite: err = %v, stored = %v", err, stored)
+		}
+		l, err := jobs.New(ctx, jobs.Config{DB: s.Handle(), Queues: map[string]int{delivery.Queue: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InTx(ctx, func(tx store.Tx) error {
+			return l.InsertTx(ctx, tx, river.InsertManyParams{Args: delivery.Args{DeliveryID: 1}, InsertOpts: &river.InsertOpts{Queue: delivery.Queue}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n := testdb.UnfinishedJobs(t, s); n != 1 {
+			t.Errorf("jobs after a transaction of River's insert alone: %d, want 1", n)
+		}
+		if pool, ok := s.Handle().(*pgxpool.Pool); ok {
+			for deadline := time.Now().Add(5 * time.Second); pool.Stat().AcquiredConns() != 0; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d connections still taken", pool.Stat().AcquiredConns())
 				}
 			}
 		}

@@ -76,8 +76,19 @@ func Gather[T any](t Tx, key any, mk func() *T, flush func(ctx context.Context, 
 // directly: what the pipe holds goes first, so that River's statements
 // follow ours in order. An error there fails the transaction at commit.
 func (t *tx) Raw() any {
-	if p, ok := t.q.(*pgxPipe); ok && t.failed == nil {
-		t.failed = p.flush(context.Background())
+	if p, ok := t.q.(*pgxPipe); ok {
+		if t.failed == nil {
+			t.failed = p.flush(context.Background())
+		}
+		if t.failed == nil {
+			// Begun here if no statement of ours went first.
+			raw, err := p.begin(context.Background())
+			if err != nil {
+				t.failed = err
+			}
+			return raw
+		}
+		return p.tx
 	}
 	return t.raw
 }
