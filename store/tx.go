@@ -93,34 +93,34 @@ func (t *tx) InsertAlert(ctx context.Context, a *alert.Alert) (bool, error) {
 		return false, fmt.Errorf("insert alert %s: encode: %w", a.AlertID, err)
 	}
 	n, err := t.q.exec(ctx, `INSERT INTO alerts
-		(alert_id, rule_id, severity, type, status, assignee, source, created_at, updated_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(alert_id, rule_id, severity, type, status, assignee, source, created_at, updated_at, state_since, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (alert_id) DO NOTHING`,
 		a.AlertID, a.ID, string(a.Severity), string(a.Type), string(a.Status), a.Assignee,
-		string(a.Source), micros(a.CreatedAt), micros(a.UpdatedAt), string(body))
+		string(a.Source), micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.StateSince), string(body))
 	if err != nil {
 		return false, fmt.Errorf("insert alert %s: %w", a.AlertID, err)
 	}
 	return n == 1, nil
 }
 
-const alertColumns = `seq, status, assignee, updated_at, body`
+const alertColumns = `seq, status, assignee, updated_at, state_since, body`
 
 func scanAlert(r interface{ Scan(...any) error }) (*alert.Alert, int64, error) {
 	var (
-		seq              int64
-		status, assignee string
-		updatedAt        int64
-		body             string
-		a                alert.Alert
+		seq                   int64
+		status, assignee      string
+		updatedAt, stateSince int64
+		body                  string
+		a                     alert.Alert
 	)
-	if err := r.Scan(&seq, &status, &assignee, &updatedAt, &body); err != nil {
+	if err := r.Scan(&seq, &status, &assignee, &updatedAt, &stateSince, &body); err != nil {
 		return nil, 0, err
 	}
 	if err := json.Unmarshal([]byte(body), (*alertBody)(&a)); err != nil {
 		return nil, 0, fmt.Errorf("decode stored alert: %w", err)
 	}
-	a.Status, a.Assignee, a.UpdatedAt = alert.Status(status), assignee, fromMicros(updatedAt)
+	a.Status, a.Assignee, a.UpdatedAt, a.StateSince = alert.Status(status), assignee, fromMicros(updatedAt), fromMicros(stateSince)
 	return &a, seq, nil
 }
 
@@ -141,8 +141,8 @@ func (t *tx) LockAlert(ctx context.Context, alertID string) (*alert.Alert, error
 }
 
 func (t *tx) UpdateAlertState(ctx context.Context, a *alert.Alert) error {
-	n, err := t.q.exec(ctx, `UPDATE alerts SET status = ?, assignee = ?, updated_at = ? WHERE alert_id = ?`,
-		string(a.Status), a.Assignee, micros(a.UpdatedAt), a.AlertID)
+	n, err := t.q.exec(ctx, `UPDATE alerts SET status = ?, assignee = ?, updated_at = ?, state_since = ? WHERE alert_id = ?`,
+		string(a.Status), a.Assignee, micros(a.UpdatedAt), micros(a.StateSince), a.AlertID)
 	if err != nil {
 		return fmt.Errorf("update alert %s: %w", a.AlertID, err)
 	}
