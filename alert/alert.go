@@ -44,6 +44,11 @@ type Alert struct {
 	Status    Status    `json:"status"`
 	Assignee  string    `json:"assignee,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// StateSince is when the sender says the alert's current status began:
+	// the startsAt of the firing, or the endsAt of the resolution
+	// (Alertmanager, Grafana). Zero when the sender never said, or when
+	// someone other than the sender set the status last.
+	StateSince time.Time `json:"-"`
 }
 
 // Detection holds the facts about an alert raised by alertbridge's own rules.

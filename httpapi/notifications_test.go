@@ -170,7 +170,14 @@ func TestGrafana(t *testing.T) {
 				t.Errorf("%s is %s after the group resolved, want RESOLVED", id, a.Status)
 			}
 		}
+		// A late copy of the firing that ended (the HA peer's) is no news.
 		res = e.postGrafana(t, grafanaNotification("firing", grafanaAlert("1a2b3c4d5e6f7081", "db-1", "firing")))
+		if r := res["1a2b3c4d5e6f7081"]; r.Reopened || !r.Duplicate {
+			t.Errorf("a late copy of the ended firing: %+v, want a repeat", r)
+		}
+		again := grafanaAlert("1a2b3c4d5e6f7081", "db-1", "firing")
+		again["startsAt"] = "2026-11-20T10:05:00Z" // after the last firing ended
+		res = e.postGrafana(t, grafanaNotification("firing", again))
 		if r := res["1a2b3c4d5e6f7081"]; !r.Reopened {
 			t.Errorf("firing again: %+v, want reopened", r)
 		}

@@ -228,6 +228,7 @@ func amNotice(m *amMessage, am *amAlert, extra map[string]any, source alert.Sour
 	labels := merged(m.CommonLabels, am.Labels)
 	annotations := merged(m.CommonAnnotations, am.Annotations)
 	created := now
+	var startsAt, endsAt time.Time
 	if am.StartsAt != "" {
 		t, err := parseTime(path+".startsAt", am.StartsAt)
 		if err != nil {
@@ -235,13 +236,23 @@ func amNotice(m *amMessage, am *amAlert, extra map[string]any, source alert.Sour
 		}
 		// Alertmanager writes Go's zero time, year 1, for "not set".
 		if t.Year() > 1 {
-			created = t
+			created, startsAt = t, t
 		}
 	}
 	if am.EndsAt != "" {
-		if _, err := parseTime(path+".endsAt", am.EndsAt); err != nil {
+		t, err := parseTime(path+".endsAt", am.EndsAt)
+		if err != nil {
 			return Notice{}, err
 		}
+		if t.Year() > 1 {
+			endsAt = t
+		}
+	}
+	// The sender's time of what this notice says, so that a late copy of
+	// an older notification can be told from news.
+	since := startsAt
+	if resolved {
+		since = endsAt
 	}
 	link := am.GeneratorURL
 	if checkURL(path+".generatorURL", link) != nil {
@@ -280,6 +291,7 @@ func amNotice(m *amMessage, am *amAlert, extra map[string]any, source alert.Sour
 		Source:      source,
 		Status:      alert.StatusOpen,
 		UpdatedAt:   now,
+		StateSince:  since,
 	}
 	// Every text of the alert comes from fields checked above; this is the
 	// rule every alert is held to, kept in case one is added without a check.

@@ -331,6 +331,28 @@ func TestAlertmanagerFields(t *testing.T) {
 				t.Error("Resolved = false")
 			}
 		}},
+		// StateSince is the sender's time of what the notice says: when the
+		// firing began, or when it ended.
+		{"firing: state since startsAt", []string{"endsAt", `"2026-11-20T08:04:00Z"`}, func(t *testing.T, n ingest.Notice) {
+			if want := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC); !n.Alert.StateSince.Equal(want) {
+				t.Errorf("StateSince = %v, want %v", n.Alert.StateSince, want)
+			}
+		}},
+		{"resolved: state since endsAt", []string{"status", `"resolved"`, "endsAt", `"2026-11-20T08:05:00Z"`}, func(t *testing.T, n ingest.Notice) {
+			if want := time.Date(2026, 11, 20, 8, 5, 0, 0, time.UTC); !n.Alert.StateSince.Equal(want) {
+				t.Errorf("StateSince = %v, want %v", n.Alert.StateSince, want)
+			}
+		}},
+		{"resolved without endsAt: state since unknown", []string{"status", `"resolved"`, "endsAt", `"0001-01-01T00:00:00Z"`}, func(t *testing.T, n ingest.Notice) {
+			if !n.Alert.StateSince.IsZero() {
+				t.Errorf("StateSince = %v, want zero", n.Alert.StateSince)
+			}
+		}},
+		{"firing without startsAt: state since unknown", []string{"startsAt", `""`}, func(t *testing.T, n ingest.Notice) {
+			if !n.Alert.StateSince.IsZero() {
+				t.Errorf("StateSince = %v, want zero (not the receiving time)", n.Alert.StateSince)
+			}
+		}},
 		{"tags sorted without alertname and severity", []string{"labels", `{"alertname": "Disk", "severity": "critical", "zone": "b", "app": "db"}`}, func(t *testing.T, n ingest.Notice) {
 			if want := []string{"app=db", "zone=b"}; !reflect.DeepEqual(n.Alert.Tags, want) {
 				t.Errorf("Tags = %q, want %q", n.Alert.Tags, want)

@@ -118,11 +118,15 @@ func TestGrafanaPayload(t *testing.T) {
 		Title: "db-1 has 3% disk left", Description: "The data volume of db-1 is 97% full.",
 		Runbook: "https://runbooks.example.com/disk", Link: "https://grafana.example.com/alerting/grafana/fe1234abcd/view?orgId=1",
 		Tags: []string{"grafana_folder=Storage", "instance=db-1"}, UpdatedAt: now,
+		StateSince: time.Date(2026, 11, 20, 8, 15, 0, 123456000, time.UTC),
 	}
 	got := *a
 	got.Context = nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("firing alert:\n got %+v\nwant %+v", got, want)
+	}
+	if !resolved.Alert.StateSince.Equal(time.Date(2026, 11, 20, 9, 10, 0, 0, time.UTC)) {
+		t.Errorf("the resolved alert's state since %v, want its endsAt", resolved.Alert.StateSince)
 	}
 	if firing.Resolved || !resolved.Resolved || resolved.Alert.AlertID != "8f7e6d5c4b3a2918" {
 		t.Errorf("resolved: %v, %v (%s); want the first firing, the second resolved", firing.Resolved, resolved.Resolved, resolved.Alert.AlertID)

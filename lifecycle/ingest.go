@@ -250,11 +250,18 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAns
 		if err != nil {
 			return res, err
 		}
-		if cur.Status != alert.StatusResolved {
+		if isFiring(cur.Status) && a.StateSince.Truncate(time.Microsecond).After(firingSince(cur)) {
+			// A firing that began after the stored one: the sender resolved
+			// and fired it again between two notifications. Kept, so that a
+			// late copy of the earlier firing's end does not resolve this one.
+			cur.StateSince = a.StateSince
+			return res, tx.UpdateAlertState(ctx, cur)
+		}
+		if cur.Status != alert.StatusResolved || staleNotice(cur, false, a.StateSince) {
 			return res, nil
 		}
 		old := cur.Status
-		cur.Status, cur.UpdatedAt = alert.StatusOpen, now
+		cur.Status, cur.UpdatedAt, cur.StateSince = alert.StatusOpen, now, a.StateSince
 		res.Reopened = true
 		if err := tx.UpdateAlertState(ctx, cur); err != nil {
 			return res, err
@@ -320,13 +327,13 @@ func (s *Service) applyResolved(ctx context.Context, tx store.Tx, it Item, now t
 	if err != nil {
 		return res, err
 	}
-	if cur.Status == alert.StatusResolved || cur.Status == alert.StatusClosed {
+	if cur.Status == alert.StatusResolved || cur.Status == alert.StatusClosed || staleNotice(cur, true, a.StateSince) {
 		res.Duplicate = true
 		return res, nil
 	}
 	old := cur.Status
 	detail := fmt.Sprintf("%s → %s", cur.Status, alert.StatusResolved)
-	cur.Status, cur.UpdatedAt = alert.StatusResolved, now
+	cur.Status, cur.UpdatedAt, cur.StateSince = alert.StatusResolved, now, a.StateSince
 	if err := tx.UpdateAlertState(ctx, cur); err != nil {
 		return res, err
 	}

@@ -121,7 +121,8 @@ func (w *acceptWorld) state(t *testing.T, ids []string) string {
 // alert firing, resolving and firing again in three calls; two copies in
 // one call; an HA pair's copies in two; an alert first seen resolved and
 // then firing; repeats of stored alerts; a group created by one call and
-// changed by the next; an alert named as the group's alert.
+// changed by the next; an alert named as the group's alert; an HA
+// pair's late copy.
 func TestMergedCallsEndAsInOrder(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, driver string) {
 		g := &lifecycle.Group{Key: `{}:{alertname="HostDown"}`, Sender: "Alertmanager", Source: alert.SourceAlertmanager,
@@ -135,6 +136,10 @@ func TestMergedCallsEndAsInOrder(t *testing.T) {
 		}
 		grouped := func(it lifecycle.Item) lifecycle.Item {
 			it.Alert.Severity, it.Group = alert.SeverityCritical, g
+			return it
+		}
+		since := func(it lifecycle.Item, minutes int) lifecycle.Item {
+			it.Alert.StateSince = mergeNow.Add(time.Duration(minutes) * time.Minute)
 			return it
 		}
 		calls := func() [][]lifecycle.Item {
@@ -154,9 +159,12 @@ func TestMergedCallsEndAsInOrder(t *testing.T) {
 				{grouped(firing("g3"))},
 				// An alert under the group's own ID: the group's, once made.
 				{firing(gid)},
+				// An HA pair's late copies: the firing since t0 resolved
+				// at t1, then a copy of the firing since t0 arrives.
+				{since(firing("late"), 0)}, {since(resolved("late"), 1)}, {since(firing("late"), 0)},
 			}
 		}
-		ids := []string{"x", "y", "ha", "w", "old-open", "old-resolved", "v", "u", "n1", "n2", "t1", "g1", "g2", "g3", gid}
+		ids := []string{"x", "y", "ha", "w", "old-open", "old-resolved", "v", "u", "n1", "n2", "t1", "g1", "g2", "g3", gid, "late"}
 		ctx := context.Background()
 
 		inOrder := newAcceptWorld(t, driver)

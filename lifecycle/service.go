@@ -264,6 +264,12 @@ func (s *Service) Update(ctx context.Context, alertID string, p Patch) (*Record,
 			ch.OldStatus, ch.NewStatus = a.Status, *p.Status
 			events = append(events, alert.Event{At: now, Actor: p.Actor, Action: alert.ActionStatusChanged,
 				Detail: fmt.Sprintf("%s → %s", a.Status, *p.Status)})
+			if isFiring(a.Status) != isFiring(*p.Status) {
+				// Not the sender's doing: its next notice decides afresh
+				// (see staleNotice), so a person's resolve yields to the
+				// alert firing on.
+				a.StateSince = time.Time{}
+			}
 			a.Status = *p.Status
 		}
 		if p.Assignee != nil && *p.Assignee != a.Assignee {

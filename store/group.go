@@ -92,7 +92,7 @@ func (t *tx) CountGroup(ctx context.Context, groupID string) (members, firing in
 }
 
 func (t *tx) ListGroupMembers(ctx context.Context, groupID string, limit int) ([]*alert.Alert, error) {
-	rs, err := t.q.query(ctx, `SELECT a.seq, a.status, a.assignee, a.updated_at, a.body
+	rs, err := t.q.query(ctx, `SELECT a.seq, a.status, a.assignee, a.updated_at, a.state_since, a.body
 		FROM group_members g JOIN alerts a ON a.alert_id = g.alert_id WHERE g.group_id = ?
 		ORDER BY CASE WHEN `+firingStatus+` THEN 0 ELSE 1 END, a.seq LIMIT ?`, groupID, limit)
 	if err != nil {

@@ -73,6 +73,8 @@ type AlertTx interface {
 	// LockAlert reads an alert and holds it against concurrent writers until
 	// the transaction ends.
 	LockAlert(ctx context.Context, alertID string) (*alert.Alert, error)
+	// UpdateAlertState writes an alert's mutable state: status, assignee,
+	// updated at and state since.
 	UpdateAlertState(ctx context.Context, a *alert.Alert) error
 	ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, string, error)
 	// UpdateAlertDetection replaces a stored alert's detection facts (match

@@ -110,11 +110,11 @@ func (t *tx) InsertAlert(ctx context.Context, a *alert.Alert) (bool, error) {
 		return false, fmt.Errorf("insert alert %s: encode: %w", a.AlertID, err)
 	}
 	n, err := t.q.exec(ctx, `INSERT INTO alerts
-		(alert_id, rule_id, severity, type, status, assignee, source, created_at, updated_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(alert_id, rule_id, severity, type, status, assignee, source, created_at, updated_at, state_since, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (alert_id) DO NOTHING`,
 		a.AlertID, a.ID, string(a.Severity), string(a.Type), string(a.Status), a.Assignee,
-		string(a.Source), micros(a.CreatedAt), micros(a.UpdatedAt), string(body))
+		string(a.Source), micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.StateSince), string(body))
 	if err != nil {
 		return false, fmt.Errorf("insert alert %s: %w", a.AlertID, err)
 	}
@@ -125,9 +125,9 @@ func (t *tx) InsertAlert(ctx context.Context, a *alert.Alert) (bool, error) {
 // inserted. The rows go in the order of the arrays, so of two rows with
 // the same alert_id the first is the one inserted.
 const insertAlertsPG = `INSERT INTO alerts
-	(alert_id, rule_id, severity, type, status, assignee, source, created_at, updated_at, body)
+	(alert_id, rule_id, severity, type, status, assignee, source, created_at, updated_at, state_since, body)
 	SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-		?::bigint[], ?::bigint[], ?::text[])
+		?::bigint[], ?::bigint[], ?::bigint[], ?::text[])
 	ON CONFLICT (alert_id) DO NOTHING
 	RETURNING alert_id`
 
@@ -149,7 +149,7 @@ func (t *tx) InsertAlerts(ctx context.Context, as []*alert.Alert) ([]bool, error
 		ids, rules, sevs, types, statuses, assignees, sources, bodies = make([]string, len(as)), make([]string, len(as)),
 			make([]string, len(as)), make([]string, len(as)), make([]string, len(as)), make([]string, len(as)),
 			make([]string, len(as)), make([]string, len(as))
-		created, updated = make([]int64, len(as)), make([]int64, len(as))
+		created, updated, since = make([]int64, len(as)), make([]int64, len(as)), make([]int64, len(as))
 	)
 	for i, a := range as {
 		body, err := json.Marshal((*alertBody)(a))
@@ -158,9 +158,9 @@ func (t *tx) InsertAlerts(ctx context.Context, as []*alert.Alert) ([]bool, error
 		}
 		ids[i], rules[i], sevs[i], types[i], statuses[i], assignees[i], sources[i], bodies[i] =
 			a.AlertID, a.ID, string(a.Severity), string(a.Type), string(a.Status), a.Assignee, string(a.Source), string(body)
-		created[i], updated[i] = micros(a.CreatedAt), micros(a.UpdatedAt)
+		created[i], updated[i], since[i] = micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.StateSince)
 	}
-	rs, err := t.q.query(ctx, insertAlertsPG, ids, rules, sevs, types, statuses, assignees, sources, created, updated, bodies)
+	rs, err := t.q.query(ctx, insertAlertsPG, ids, rules, sevs, types, statuses, assignees, sources, created, updated, since, bodies)
 	if err != nil {
 		return nil, fmt.Errorf("insert %d alerts: %w", len(as), err)
 	}
@@ -184,24 +184,30 @@ func (t *tx) InsertAlerts(ctx context.Context, as []*alert.Alert) ([]bool, error
 	return out, nil
 }
 
-const alertColumns = `seq, status, assignee, updated_at, body`
+const alertColumns = `seq, status, assignee, updated_at, state_since, body`
 
 func scanAlert(r interface{ Scan(...any) error }) (*alert.Alert, int64, error) {
 	var (
-		seq              int64
-		status, assignee string
-		updatedAt        int64
-		body             string
-		a                alert.Alert
+		seq                   int64
+		status, assignee      string
+		updatedAt, stateSince int64
+		body                  string
 	)
-	if err := r.Scan(&seq, &status, &assignee, &updatedAt, &body); err != nil {
+	if err := r.Scan(&seq, &status, &assignee, &updatedAt, &stateSince, &body); err != nil {
 		return nil, 0, err
 	}
+	a, err := decodeAlert(status, assignee, updatedAt, stateSince, body)
+	return a, seq, err
+}
+
+// decodeAlert makes an alert of its stored body and state columns.
+func decodeAlert(status, assignee string, updatedAt, stateSince int64, body string) (*alert.Alert, error) {
+	var a alert.Alert
 	if err := json.Unmarshal([]byte(body), (*alertBody)(&a)); err != nil {
-		return nil, 0, fmt.Errorf("decode stored alert: %w", err)
+		return nil, fmt.Errorf("decode stored alert: %w", err)
 	}
-	a.Status, a.Assignee, a.UpdatedAt = alert.Status(status), assignee, fromMicros(updatedAt)
-	return &a, seq, nil
+	a.Status, a.Assignee, a.UpdatedAt, a.StateSince = alert.Status(status), assignee, fromMicros(updatedAt), fromMicros(stateSince)
+	return &a, nil
 }
 
 func (t *tx) GetAlert(ctx context.Context, alertID string) (*alert.Alert, error) {
@@ -221,8 +227,8 @@ func (t *tx) LockAlert(ctx context.Context, alertID string) (*alert.Alert, error
 }
 
 func (t *tx) UpdateAlertState(ctx context.Context, a *alert.Alert) error {
-	n, err := t.q.exec(ctx, `UPDATE alerts SET status = ?, assignee = ?, updated_at = ? WHERE alert_id = ?`,
-		string(a.Status), a.Assignee, micros(a.UpdatedAt), a.AlertID)
+	n, err := t.q.exec(ctx, `UPDATE alerts SET status = ?, assignee = ?, updated_at = ?, state_since = ? WHERE alert_id = ?`,
+		string(a.Status), a.Assignee, micros(a.UpdatedAt), micros(a.StateSince), a.AlertID)
 	if err != nil {
 		return fmt.Errorf("update alert %s: %w", a.AlertID, err)
 	}
@@ -475,7 +481,7 @@ func (t *tx) GetDelivery(ctx context.Context, id int64) (*Delivery, error) {
 // linked to them in the deliveries' destinations.
 const deliveryWorkSelect = `SELECT d.id, d.alert_id, d.destination, d.reason, d.state, d.attempts, d.last_error,
 		d.created_at, d.updated_at, d.sending_since,
-		a.status, a.assignee, a.updated_at, a.body,
+		a.status, a.assignee, a.updated_at, a.state_since, a.body,
 		CASE WHEN i.alert_id IS NULL THEN 0 ELSE 1 END, COALESCE(i.key, ''), COALESCE(i.external_id, ''),
 		COALESCE(i.url, ''), COALESCE(i.status, '')
 	FROM deliveries d
@@ -488,24 +494,21 @@ func scanDeliveryWork(r interface{ Scan(...any) error }) (*DeliveryWork, error) 
 		d                         = &w.Delivery
 		state                     string
 		created, updated, sending int64
-		alertUpdated              int64
+		alertUpdated, stateSince  int64
 		status, assignee, body    string
 		linked                    int
 		is                        alert.Issue
 	)
 	err := r.Scan(&d.ID, &d.AlertID, &d.Destination, &d.Reason, &state, &d.Attempts,
-		&d.LastError, &created, &updated, &sending, &status, &assignee, &alertUpdated, &body,
+		&d.LastError, &created, &updated, &sending, &status, &assignee, &alertUpdated, &stateSince, &body,
 		&linked, &is.Key, &is.ID, &is.URL, &is.Status)
 	if err != nil {
 		return nil, err
 	}
 	d.State, d.CreatedAt, d.UpdatedAt, d.SendingSince = DeliveryState(state), fromMicros(created), fromMicros(updated), fromMicros(sending)
-	var a alert.Alert
-	if err := json.Unmarshal([]byte(body), (*alertBody)(&a)); err != nil {
-		return nil, fmt.Errorf("decode stored alert: %w", err)
+	if w.Alert, err = decodeAlert(status, assignee, alertUpdated, stateSince, body); err != nil {
+		return nil, err
 	}
-	a.Status, a.Assignee, a.UpdatedAt = alert.Status(status), assignee, fromMicros(alertUpdated)
-	w.Alert = &a
 	if linked == 1 {
 		is.Destination = d.Destination
 		w.Issue = &is

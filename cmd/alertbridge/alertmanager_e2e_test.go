@@ -94,9 +94,12 @@ destinations:%s%s
 		s := startServer(t, cfg, addr)
 		jobsDB := openJobsDB(t, driver, storage)
 		settle := func(what string) { t.Helper(); jobsDB.settle(t, s, what) }
+		// When the alerts' firing began (their startsAt): one firing lasts
+		// over repeats and resolves, and one that fires again is new.
+		started := time.Now().Add(-time.Minute)
 		send := func(group string, alerts ...amAlert) {
 			t.Helper()
-			req, _ := http.NewRequest(http.MethodPost, s.base+"/api/v1/alerts/alertmanager", bytes.NewReader(amNotification(group, alerts, time.Now().Add(-time.Minute))))
+			req, _ := http.NewRequest(http.MethodPost, s.base+"/api/v1/alerts/alertmanager", bytes.NewReader(amNotification(group, alerts, started)))
 			req.Header.Set("Authorization", "Bearer "+testToken)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
@@ -178,6 +181,7 @@ destinations:%s%s
 		expect("resolved", func(int, string, amAlert) string { return "Done" })
 
 		// Half the groups fire again: jira.reopen decides.
+		started = time.Now()
 		for i := range groups / 2 {
 			send(group(i), one(i, true))
 		}

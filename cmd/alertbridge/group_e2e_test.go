@@ -18,8 +18,9 @@ import (
 
 // groupNotification is an Alertmanager notification of the group of
 // HostDown alerts in one cluster, each alert an instance; firing names the
-// instances still firing, the rest of instances are resolved.
-func groupNotification(cluster string, instances []string, firing map[string]bool) []byte {
+// instances still firing, the rest of instances are resolved; began is
+// when each instance's latest firing began (its startsAt).
+func groupNotification(cluster string, instances []string, firing map[string]bool, began map[string]time.Time) []byte {
 	status := "resolved"
 	var list []map[string]any
 	for _, inst := range instances {
@@ -31,7 +32,7 @@ func groupNotification(cluster string, instances []string, firing map[string]boo
 			"status":       st,
 			"labels":       map[string]string{"alertname": "HostDown", "cluster": cluster, "instance": inst, "severity": "critical"},
 			"annotations":  map[string]string{"summary": inst + " is down"},
-			"startsAt":     "2026-12-01T08:00:00Z",
+			"startsAt":     began[inst].UTC().Format(time.RFC3339Nano),
 			"endsAt":       ends,
 			"generatorURL": "http://prometheus.example:9090/graph?g0.expr=up",
 			"fingerprint":  amAlert{group: cluster, name: inst}.fingerprint(),
@@ -79,14 +80,26 @@ destinations:%s%s
 		jobsDB := openJobsDB(t, driver, storage)
 		settle := func(what string) { t.Helper(); jobsDB.settle(t, s, what) }
 		instances := []string{"db-1", "db-2", "db-3"}
+		// As Alertmanager has it: an alert firing again after it resolved
+		// is a new firing, with a startsAt of its own.
+		began, wasFiring := map[string]map[string]time.Time{}, map[string]bool{}
 		send := func(cluster string, n int, firing ...string) {
 			t.Helper()
+			if began[cluster] == nil {
+				began[cluster] = map[string]time.Time{}
+			}
 			on := map[string]bool{}
 			for _, f := range firing {
 				on[f] = true
+				if !wasFiring[cluster+"/"+f] {
+					began[cluster][f] = time.Now()
+				}
+			}
+			for _, inst := range instances[:n] {
+				wasFiring[cluster+"/"+inst] = on[inst]
 			}
 			var body any
-			if err := json.Unmarshal(groupNotification(cluster, instances[:n], on), &body); err != nil {
+			if err := json.Unmarshal(groupNotification(cluster, instances[:n], on, began[cluster]), &body); err != nil {
 				t.Fatal(err)
 			}
 			if code, err := s.api(http.MethodPost, "/api/v1/alerts/alertmanager", body, nil); err != nil || code != http.StatusAccepted {
