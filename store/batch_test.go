@@ -99,31 +99,36 @@ func TestMergeRunsWaitingCallsAsOne(t *testing.T) {
 			}
 			return tx.InsertAlerts(ctx, as)
 		})
-		// Hold the writer in a transaction until every call waits.
-		hold, held := make(chan struct{}), make(chan struct{})
-		go func() {
-			_ = b.Do(ctx, func(store.Tx) error { close(held); <-hold; return nil })
-		}()
-		<-held
-		ids := []string{"m0", "m1", "m0", "bad", "m2"}
-		got := make([]bool, len(ids))
-		errs := make([]error, len(ids))
-		var wg sync.WaitGroup
-		for i, id := range ids {
-			wg.Add(1)
+		// mergeAll has the calls of ids wait together, in ids' order,
+		// behind a transaction that holds the writer, and returns what
+		// each call got.
+		mergeAll := func(ids []string) ([]bool, []error) {
+			hold, held := make(chan struct{}), make(chan struct{})
 			go func() {
-				defer wg.Done()
-				got[i], errs[i] = m.Do(ctx, id)
+				_ = b.Do(ctx, func(store.Tx) error { close(held); <-hold; return nil })
 			}()
-			// One at a time, so that the queue's order is ids' order.
-			for deadline := time.Now().Add(10 * time.Second); store.Queued(b) < i+1; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("call %d never queued", i)
+			<-held
+			got, errs := make([]bool, len(ids)), make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got[i], errs[i] = m.Do(ctx, id)
+				}()
+				// One at a time, so that the queue's order is ids' order.
+				for deadline := time.Now().Add(10 * time.Second); store.Queued(b) < i+1; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("call %d never queued", i)
+					}
 				}
 			}
+			close(hold)
+			wg.Wait()
+			return got, errs
 		}
-		close(hold)
-		wg.Wait()
+		ids := []string{"m0", "m1", "m0", "bad", "m2"}
+		got, errs := mergeAll(ids)
 		if len(runs) == 0 || !slices.Equal(runs[0], ids) {
 			t.Fatalf("first run got %v, want all calls %v", runs, ids)
 		}
@@ -146,31 +151,13 @@ func TestMergeRunsWaitingCallsAsOne(t *testing.T) {
 
 		// Without a bad call, one run serves them all.
 		runs = nil
-		hold, held = make(chan struct{}), make(chan struct{})
-		go func() {
-			_ = b.Do(ctx, func(store.Tx) error { close(held); <-hold; return nil })
-		}()
-		<-held
 		ids = []string{"m3", "m1", "m4"}
-		for i, id := range ids {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				got[i], errs[i] = m.Do(ctx, id)
-			}()
-			for deadline := time.Now().Add(10 * time.Second); store.Queued(b) < i+1; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("call %d never queued", i)
-				}
-			}
-		}
-		close(hold)
-		wg.Wait()
+		got, errs = mergeAll(ids)
 		if len(runs) != 1 || !slices.Equal(runs[0], ids) {
 			t.Errorf("runs = %v, want one with %v", runs, ids)
 		}
-		if !slices.Equal(got[:3], []bool{true, false, true}) || errs[0] != nil || errs[1] != nil || errs[2] != nil {
-			t.Errorf("results = %v, errors %v", got[:3], errs[:3])
+		if !slices.Equal(got, []bool{true, false, true}) || errs[0] != nil || errs[1] != nil || errs[2] != nil {
+			t.Errorf("results = %v, errors %v", got, errs)
 		}
 	})
 }
