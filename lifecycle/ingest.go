@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -100,7 +99,11 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 	now := s.now()
 	if it.Resolved {
 		res, err := s.applyResolved(ctx, tx, it, now)
-		if err == nil && it.Group != nil && !res.Duplicate {
+		switch {
+		case err != nil || it.Group == nil:
+		case res.Duplicate:
+			s.seenInGroup(groups, it)
+		default:
 			w := workOf(groups, it.Group, it.Actor)
 			w.resolved = append(w.resolved, a)
 		}
@@ -120,6 +123,9 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 		cur, err := tx.LockAlert(ctx, a.AlertID)
 		if err != nil {
 			return res, err
+		}
+		if isFiring(cur.Status) {
+			s.seenInGroup(groups, it)
 		}
 		if isFiring(cur.Status) && a.StateSince.Truncate(time.Microsecond).After(firingSince(cur)) {
 			// A firing that began after the stored one: the sender resolved
@@ -143,6 +149,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 		if it.Group != nil {
 			w := workOf(groups, it.Group, it.Actor)
 			w.back = append(w.back, a)
+			s.seenInGroup(groups, it)
 		}
 		return res, s.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusOpen, Reopened: true})
 	}
@@ -162,9 +169,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, deliveries *[
 			w := workOf(groups, it.Group, it.Actor)
 			w.dests = appendNew(w.dests, grouped...)
 			w.joined = append(w.joined, a)
-			events = append(events, alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionGrouped,
-				Detail: fmt.Sprintf("on the issue of %s group %s (alert %s) in %s", it.Group.Sender, it.Group.Key,
-					GroupAlertID(it.Group.Sender, it.Group.Key), strings.Join(grouped, ", "))})
+			events = append(events, groupedEvent(it.Group, grouped, now))
 		}
 	}
 	if err := tx.AddEvents(ctx, a.AlertID, events...); err != nil {
