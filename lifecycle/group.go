@@ -14,6 +14,7 @@ import (
 
 	"github.com/alertbridge/alertbridge/alert"
 	"github.com/alertbridge/alertbridge/ingest"
+	"github.com/alertbridge/alertbridge/route"
 	"github.com/alertbridge/alertbridge/store"
 )
 
@@ -94,6 +95,113 @@ type groupWork struct {
 	// dests are the issue-per-group destinations its new members routed to.
 	dests                  []string
 	joined, resolved, back []*alert.Alert
+	// seen are stored alerts that came firing in this notification and
+	// route to an issue per group there: members already, or, when an
+	// alert is in several groups (Alertmanager routes with continue: true),
+	// new to this one.
+	//
+	// Resolved repeats are seen too: when an alert is in several groups,
+	// the first group's notification resolves it (or fires it again), and
+	// the others' say what is already stored.
+	seen []seenAlert
+	// seenMembers are the seen alerts that were members already.
+	seenMembers []seenAlert
+}
+
+type seenAlert struct {
+	a      *alert.Alert
+	firing bool
+	dests  []string // its destinations with an issue per group
+}
+
+// seenInGroup notes a stored alert that came in its group's notification
+// as a repeat: applyGroup makes it a member if it fires and is none yet,
+// and follows what it did in another group first.
+func (s *Service) seenInGroup(ws map[string]*groupWork, it Item) {
+	if it.Group == nil {
+		return
+	}
+	sa := seenAlert{a: it.Alert, firing: !it.Resolved}
+	if sa.firing {
+		if _, sa.dests = s.groupDestinations(route.Route(route.InputOf(it.Alert), s.routes()).Destinations); len(sa.dests) == 0 {
+			return
+		}
+	}
+	w := workOf(ws, it.Group, it.Actor)
+	w.seen = append(w.seen, sa)
+}
+
+// movedElsewhere picks, of the members seen as repeats, those whose status
+// differs from the one the group's alert lists for them: they resolved or
+// fired again through another group's notification. Members beyond the
+// listed ones (MaxGroupListed) are counted, not named.
+func movedElsewhere(cur *alert.Alert, seen []seenAlert) (resolved, back []*alert.Alert) {
+	var c struct {
+		Alerts []struct {
+			AlertID string       `json:"alertId"`
+			Status  alert.Status `json:"status"`
+		} `json:"alerts"`
+	}
+	_ = json.Unmarshal(cur.Context, &c) // a group alert without its listing names nobody
+	listed := map[string]bool{}
+	for _, m := range c.Alerts {
+		listed[m.AlertID] = isFiring(m.Status)
+	}
+	for _, sa := range seen {
+		was, ok := listed[sa.a.AlertID]
+		switch {
+		case ok && was && !sa.firing:
+			resolved = append(resolved, sa.a)
+		case ok && !was && sa.firing:
+			back = append(back, sa.a)
+		}
+	}
+	return resolved, back
+}
+
+// groupedEvent is a member's timeline entry saying which group's issue it
+// is on.
+func groupedEvent(g *Group, dests []string, now time.Time) alert.Event {
+	return alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionGrouped,
+		Detail: fmt.Sprintf("on the issue of %s group %s (alert %s) in %s", g.Sender, g.Key,
+			GroupAlertID(g.Sender, g.Key), strings.Join(dests, ", "))}
+}
+
+// joinSeen makes the firing seen alerts that are no members yet join the
+// group, and keeps those that are members in seenMembers.
+func (w *groupWork) joinSeen(ctx context.Context, tx store.Tx, id string, now time.Time) error {
+	if len(w.seen) == 0 {
+		return nil
+	}
+	cand := make([]string, len(w.seen))
+	for i, sa := range w.seen {
+		cand[i] = sa.a.AlertID
+	}
+	in, err := tx.GroupMembersAmong(ctx, id, cand)
+	if err != nil {
+		return err
+	}
+	for _, a := range w.joined {
+		in[a.AlertID] = true
+	}
+	for _, sa := range w.seen {
+		if in[sa.a.AlertID] {
+			if !slices.ContainsFunc(w.joined, func(a *alert.Alert) bool { return a.AlertID == sa.a.AlertID }) {
+				w.seenMembers = append(w.seenMembers, sa)
+			}
+			continue
+		}
+		if !sa.firing {
+			continue
+		}
+		in[sa.a.AlertID] = true
+		w.joined = append(w.joined, sa.a)
+		w.dests = appendNew(w.dests, sa.dests...)
+		if err := tx.AddEvent(ctx, sa.a.AlertID, groupedEvent(w.g, sa.dests, now)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // groupDestinations splits routed destinations into those that take the
@@ -136,6 +244,9 @@ func (s *Service) applyGroups(ctx context.Context, tx store.Tx, ws map[string]*g
 // again with its first.
 func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *groupWork, deliveries *[]*store.Delivery) error {
 	now, actor := s.now(), w.actor
+	if err := w.joinSeen(ctx, tx, id, now); err != nil {
+		return err
+	}
 	if len(w.joined) > 0 {
 		if err := tx.AddGroupMembers(ctx, id, ids(w.joined)); err != nil {
 			return err
@@ -164,12 +275,20 @@ func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *gro
 	if err := s.routeGroup(ctx, tx, id, w.dests, now, deliveries); err != nil {
 		return err
 	}
-	if len(w.joined)+len(w.resolved)+len(w.back) == 0 {
+	if len(w.joined)+len(w.resolved)+len(w.back)+len(w.seenMembers) == 0 {
 		return nil
 	}
 	members, firing, err := tx.CountGroup(ctx, id)
 	if err != nil {
 		return err
+	}
+	if len(w.joined)+len(w.resolved)+len(w.back) == 0 {
+		// Only repeats: news only if another group's notification moved
+		// its members first.
+		if cur.Group != nil && cur.Group.Alerts == members && cur.Group.Firing == firing {
+			return nil
+		}
+		w.resolved, w.back = movedElsewhere(cur, w.seenMembers)
 	}
 	listed, err := tx.ListGroupMembers(ctx, id, MaxGroupListed)
 	if err != nil {

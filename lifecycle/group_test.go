@@ -16,6 +16,36 @@ import (
 	"github.com/alertbridge/alertbridge/store"
 )
 
+// groupService is the service with a destination that takes an issue
+// per group (for CRITICAL alerts) and one that takes every alert, and
+// changesOf counts the changes made to an alert and returns the last.
+func groupService(t *testing.T, driver string) (svc *lifecycle.Service, changesOf func(id string) (int, lifecycle.Change)) {
+	t.Helper()
+	st := testdb.Open(t, driver)
+	jl, err := jobs.New(context.Background(), jobs.Config{DB: st.Handle(), Queues: map[string]int{delivery.Queue: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []lifecycle.Change
+	dests := []lifecycle.Destination{
+		{Destination: route.Destination{Name: "grouped", Severities: []alert.Severity{alert.SeverityCritical}}, Type: "jira", IssuePerGroup: true},
+		{Destination: route.Destination{Name: "own", Severities: alert.Severities}, Type: "jira"},
+	}
+	svc = lifecycle.New(st, delivery.New(jl, st, delivery.Config{}), dests, lifecycle.Options{OnChange: func(_ context.Context, _ store.Tx, c lifecycle.Change) error {
+		changes = append(changes, c)
+		return nil
+	}})
+	t.Cleanup(svc.Close)
+	return svc, func(id string) (n int, last lifecycle.Change) {
+		for _, c := range changes {
+			if c.AlertID == id {
+				n, last = n+1, c
+			}
+		}
+		return n, last
+	}
+}
+
 // memberAlert is an Alertmanager alert of the group, as ingest makes it.
 func memberAlert(id string, sev alert.Severity, instance string) *alert.Alert {
 	ctx, _ := json.Marshal(map[string]any{"labels": map[string]string{"alertname": "HostDown", "instance": instance}})
@@ -32,22 +62,7 @@ func memberAlert(id string, sev alert.Severity, instance string) *alert.Alert {
 func TestIssuePerGroup(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, driver string) {
 		ctx := context.Background()
-		st := testdb.Open(t, driver)
-		jl, err := jobs.New(ctx, jobs.Config{DB: st.Handle(), Queues: map[string]int{delivery.Queue: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := delivery.New(jl, st, delivery.Config{})
-		var changes []lifecycle.Change
-		dests := []lifecycle.Destination{
-			{Destination: route.Destination{Name: "grouped", Severities: []alert.Severity{alert.SeverityCritical}}, Type: "jira", IssuePerGroup: true},
-			{Destination: route.Destination{Name: "own", Severities: alert.Severities}, Type: "jira"},
-		}
-		svc := lifecycle.New(st, q, dests, lifecycle.Options{OnChange: func(_ context.Context, _ store.Tx, c lifecycle.Change) error {
-			changes = append(changes, c)
-			return nil
-		}})
-		defer svc.Close()
+		svc, changesOf := groupService(t, driver)
 		g := &lifecycle.Group{Key: `{}:{alertname="HostDown"}`, Sender: "Alertmanager", Source: alert.SourceAlertmanager,
 			Labels: map[string]string{"alertname": "HostDown"}, CommonLabels: map[string]string{"alertname": "HostDown"}}
 		gid := lifecycle.GroupAlertID(g.Sender, g.Key)
@@ -79,14 +94,7 @@ func TestIssuePerGroup(t *testing.T) {
 			slices.Sort(out)
 			return out
 		}
-		groupChanges := func() (n int, last lifecycle.Change) {
-			for _, c := range changes {
-				if c.AlertID == gid {
-					n, last = n+1, c
-				}
-			}
-			return n, last
-		}
+		groupChanges := func() (int, lifecycle.Change) { return changesOf(gid) }
 
 		notify("firing", firing("a", alert.SeverityCritical), firing("b", alert.SeverityLow))
 		if got := destsOf("a"); !slices.Equal(got, []string{"own"}) {
@@ -161,6 +169,74 @@ func TestIssuePerGroup(t *testing.T) {
 		}
 		if got := destsOf(gid); !slices.Equal(got, []string{"grouped"}) {
 			t.Errorf("the group delivers to %v, want still only [grouped]", got)
+		}
+	})
+}
+
+// TestAlertInTwoGroups: an alert in two Alertmanager groups (routes with
+// continue: true) is a member of both, although the second group's
+// notification is a repeat of it; and when it resolves or fires again in
+// one group's notification first, the other group follows at its own.
+func TestAlertInTwoGroups(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		svc, changesOf := groupService(t, driver)
+		team := &lifecycle.Group{Key: `{}/{team="db"}:{alertname="HostDown"}`, Sender: "Alertmanager", Source: alert.SourceAlertmanager,
+			Labels: map[string]string{"alertname": "HostDown"}, CommonLabels: map[string]string{"alertname": "HostDown"}}
+		sec := &lifecycle.Group{Key: `{}/{}:{alertname="HostDown"}`, Sender: "Alertmanager", Source: alert.SourceAlertmanager,
+			Labels: map[string]string{"alertname": "HostDown"}, CommonLabels: map[string]string{"alertname": "HostDown"}}
+		teamID, secID := lifecycle.GroupAlertID(team.Sender, team.Key), lifecycle.GroupAlertID(sec.Sender, sec.Key)
+		notify := func(g *lifecycle.Group, id string, resolved bool) {
+			t.Helper()
+			it := lifecycle.Item{Alert: memberAlert(id, alert.SeverityCritical, id), Resolved: resolved, Group: g, Actor: "alertmanager"}
+			if _, err := svc.Ingest(ctx, []lifecycle.Item{it}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		group := func(step, id string, members, firing int, status alert.Status) {
+			t.Helper()
+			r, err := svc.Get(ctx, id)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			if r.Alert.Group == nil || r.Alert.Group.Alerts != members || r.Alert.Group.Firing != firing || r.Alert.Status != status {
+				t.Errorf("%s: group %s is %s with %+v, want %s with %d alerts, %d firing", step, id, r.Alert.Status, r.Alert.Group, status, members, firing)
+			}
+			if len(r.Deliveries) != 1 || r.Deliveries[0].Destination != "grouped" {
+				t.Errorf("%s: group %s has deliveries %+v, want one to grouped", step, id, r.Deliveries)
+			}
+		}
+
+		notify(team, "a", false)
+		notify(sec, "a", false)
+		group("firing in both", teamID, 1, 1, alert.StatusOpen)
+		group("firing in both", secID, 1, 1, alert.StatusOpen)
+
+		n, _ := changesOf(secID)
+		notify(sec, "a", false)
+		if m, _ := changesOf(secID); m != n {
+			t.Errorf("a repeat made %d changes to the second group, want none", m-n)
+		}
+
+		notify(team, "a", true)
+		group("resolved in the first group", teamID, 1, 0, alert.StatusResolved)
+		notify(sec, "a", true)
+		group("resolved in the second group too", secID, 1, 0, alert.StatusResolved)
+		n, c := changesOf(secID)
+		if c.NewStatus != alert.StatusResolved || c.Group == nil || len(c.Group.Resolved) != 1 || c.Group.Resolved[0].AlertID != "a" {
+			t.Errorf("the second group's change: %+v (group %+v), want it resolved, naming a", c, c.Group)
+		}
+		notify(sec, "a", true)
+		if m, _ := changesOf(secID); m != n {
+			t.Errorf("a repeated resolve made %d changes to the second group, want none", m-n)
+		}
+
+		notify(team, "a", false)
+		group("firing again in the first group", teamID, 1, 1, alert.StatusOpen)
+		notify(sec, "a", false)
+		group("firing again in the second group too", secID, 1, 1, alert.StatusOpen)
+		if _, c := changesOf(secID); !c.Reopened || c.Group == nil || len(c.Group.Back) != 1 || c.Group.Back[0].AlertID != "a" {
+			t.Errorf("the second group's change: %+v (group %+v), want it reopened, naming a", c, c.Group)
 		}
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/alertbridge/alertbridge/alert"
@@ -226,7 +225,11 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAns
 	now := s.now()
 	if it.Resolved {
 		res, err := s.applyResolved(ctx, tx, it, now)
-		if err == nil && it.Group != nil && !res.Duplicate {
+		switch {
+		case err != nil || it.Group == nil:
+		case res.Duplicate:
+			s.seenInGroup(groups, it)
+		default:
 			w := workOf(groups, it.Group, it.Actor)
 			w.resolved = append(w.resolved, a)
 		}
@@ -250,6 +253,9 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAns
 		if err != nil {
 			return res, err
 		}
+		if isFiring(cur.Status) {
+			s.seenInGroup(groups, it)
+		}
 		if isFiring(cur.Status) && a.StateSince.Truncate(time.Microsecond).After(firingSince(cur)) {
 			// A firing that began after the stored one: the sender resolved
 			// and fired it again between two notifications. Kept, so that a
@@ -272,6 +278,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAns
 		if it.Group != nil {
 			w := workOf(groups, it.Group, it.Actor)
 			w.back = append(w.back, a)
+			s.seenInGroup(groups, it)
 		}
 		return res, s.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusOpen, Reopened: true})
 	}
@@ -291,9 +298,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAns
 			w := workOf(groups, it.Group, it.Actor)
 			w.dests = appendNew(w.dests, grouped...)
 			w.joined = append(w.joined, a)
-			events = append(events, alert.Event{At: now, Actor: "alertbridge", Action: alert.ActionGrouped,
-				Detail: fmt.Sprintf("on the issue of %s group %s (alert %s) in %s", it.Group.Sender, it.Group.Key,
-					GroupAlertID(it.Group.Sender, it.Group.Key), strings.Join(grouped, ", "))})
+			events = append(events, groupedEvent(it.Group, grouped, now))
 		}
 	}
 	if err := tx.AddEvents(ctx, a.AlertID, events...); err != nil {
