@@ -41,7 +41,10 @@ func TestRunawayRulesRaiseRuleErrorsAndOthersGoOn(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rs, err := ruleengine.Load(ctx, ruleengine.Options{Pool: pyrules.Config{Workers: 1, CallTimeout: time.Second, Memory: 256 << 20}}, dir)
+		// Three seconds a call: the allocating rule must reach its memory
+		// limit (four 64 MiB steps) before its time limit, and on a loaded
+		// machine under the race detector one second was not always enough.
+		rs, err := ruleengine.Load(ctx, ruleengine.Options{Pool: pyrules.Config{Workers: 1, CallTimeout: 3 * time.Second, Memory: 256 << 20}}, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
