@@ -92,6 +92,7 @@ func New(cfg Config) *Client {
 	if c.cfg.Timeout <= 0 {
 		c.cfg.Timeout = DefaultTimeout
 	}
+	c.site.serves(c.cfg.Timeout)
 	if c.cfg.UserAgent == "" {
 		c.cfg.UserAgent = "alertbridge"
 	}

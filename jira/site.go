@@ -45,6 +45,8 @@ type Site struct {
 	creates   int
 	nearLimit bool
 
+	longest time.Duration // the longest request timeout of the site's clients (see serves)
+
 	// key and budget, when set, share the site's window (and with a
 	// SharedRate its pace) with every process using the same database.
 	key    string
@@ -267,9 +269,31 @@ type SharedSlots interface {
 	FreeSlot(ctx context.Context, site string, slot int) error
 }
 
-// slotLease bounds how long a slot stays taken when its holder died
-// without freeing it; twice the default request timeout and then some.
-const slotLease = 2*DefaultTimeout + 5*time.Second
+// slotMargin is what a shared slot's lease adds to the longest request
+// timeout of the site's clients: a request holds its slot from just
+// before it is sent until its answer is read (within the timeout) and a
+// 429's window recorded (within budgetTimeout).
+const slotMargin = 5 * time.Second
+
+// serves makes the site's shared slots leased long enough for a client
+// whose requests may take timeout. The lease bounds how long a replica
+// that died holding a slot keeps it from the others: the longest timeout
+// and a margin, not more (a fixed 65 s stalled a restarted process whose
+// predecessor died with every slot held).
+func (s *Site) serves(timeout time.Duration) {
+	s.mu.Lock()
+	s.longest = max(s.longest, timeout)
+	s.mu.Unlock()
+}
+
+func (s *Site) slotLease() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.longest <= 0 {
+		return DefaultTimeout + slotMargin
+	}
+	return s.longest + slotMargin
+}
 
 // takeShared takes one of the site's slots shared across processes, when
 // the budget keeps them, and returns it plus one (0: none taken), and
@@ -283,7 +307,7 @@ func (s *Site) takeShared(ctx context.Context) (slot int, polled bool, err error
 	}
 	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		bctx, cancel := context.WithTimeout(ctx, budgetTimeout)
-		slot, got, err := ss.TakeSlot(bctx, s.key, cap(s.sem), slotLease)
+		slot, got, err := ss.TakeSlot(bctx, s.key, cap(s.sem), s.slotLease())
 		cancel()
 		switch {
 		case err != nil && ctx.Err() != nil:

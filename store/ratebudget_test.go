@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/alertbridge/alertbridge/internal/testdb"
 	"github.com/alertbridge/alertbridge/jira"
 	"github.com/alertbridge/alertbridge/store"
@@ -257,5 +259,39 @@ func TestSharedWindowHoldsPacedRequests(t *testing.T) {
 		if at.After(from.Add(100*time.Millisecond)) && at.Before(until) {
 			t.Errorf("a request reached Jira %v into another replica's window", at.Sub(from).Round(time.Millisecond))
 		}
+	}
+}
+
+// TestSharedSlotLeaseFollowsTheTimeout: a slot is leased for the longest
+// request timeout of the site's clients and a margin, so that a replica
+// that dies holding slots keeps them from the others (and from the process
+// restarted in its place) for that long, not for a fixed minute.
+func TestSharedSlotLeaseFollowsTheTimeout(t *testing.T) {
+	url := testdb.URL(t, "postgres")
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	jiraSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		_, _ = w.Write([]byte(`{"accountId":"x"}`))
+	}))
+	defer jiraSrv.Close()
+	defer close(release)
+	st := openShared(t, url)
+	ss := jira.NewSites()
+	ss.SetBudget(store.NewJiraBudget(st))
+	c := jira.New(jira.Config{BaseURL: jiraSrv.URL, Deployment: jira.DeploymentCloud, Site: ss.Get(jiraSrv.URL, 100, 2), Timeout: 2 * time.Second})
+	go func() { _, _ = c.Myself(context.Background()) }()
+	<-arrived
+	// The request holds a slot now, as a replica killed at this moment
+	// would leave it.
+	var heldUntil int64
+	if err := st.Handle().(*pgxpool.Pool).QueryRow(context.Background(),
+		`SELECT MAX(held_until) FROM jira_site_slots WHERE site = $1`, jira.SiteKey(jiraSrv.URL)).Scan(&heldUntil); err != nil {
+		t.Fatal(err)
+	}
+	lease := time.Until(time.UnixMicro(heldUntil))
+	if lease > 7*time.Second+time.Second || lease < 5*time.Second {
+		t.Errorf("the slot is held for %v more, want the 2 s timeout and the 5 s margin", lease.Round(100*time.Millisecond))
 	}
 }

@@ -81,8 +81,15 @@ func jiraExactlyOnceUnderFaults(t *testing.T, driver string) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("f-%04d", i)
 	}
+	var issues, pending int
+	defer func() {
+		if t.Failed() {
+			t.Logf("at the end: %d issues, %d jobs pending", issues, pending)
+		}
+	}()
 	waitFor(t, 90*time.Second, func() bool {
-		return len(sb.Issues()) >= total && jobsDB.pending(t) == 0
+		issues, pending = len(sb.Issues()), jobsDB.pending(t)
+		return issues >= total && pending == 0
 	})
 	checkOneIssueEach(t, sb, s, "sec-jira", ids)
 
