@@ -241,12 +241,13 @@ func TestSharedWindowHoldsPacedRequests(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// Another replica's 429, as its Site records it.
-	from := time.Now()
-	until := from.Add(1500 * time.Millisecond)
+	// Another replica's 429, as its Site records it; the window counts
+	// from when the database has it.
+	until := time.Now().Add(1500 * time.Millisecond)
 	if err := store.NewJiraBudget(openShared(t, url)).Block(context.Background(), jira.SiteKey(jiraSrv.URL), until); err != nil {
 		t.Fatal(err)
 	}
+	from := time.Now()
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
