@@ -66,6 +66,10 @@ const (
 // Statuses lists every status in workflow order.
 var Statuses = []Status{StatusOpen, StatusTriaged, StatusResolved, StatusClosed}
 
+// Firing reports whether an alert in status s is still on: OPEN or
+// TRIAGED, not yet resolved or closed.
+func (s Status) Firing() bool { return s == StatusOpen || s == StatusTriaged }
+
 // ParseStatus matches s case-insensitively against the statuses.
 func ParseStatus(s string) (Status, error) {
 	return parse(s, Statuses, "status")

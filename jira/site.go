@@ -334,7 +334,13 @@ func (s *Site) sharedWindow(ctx context.Context) bool {
 	bctx, cancel := context.WithTimeout(ctx, budgetTimeout)
 	until, err := s.budget.BlockedUntil(bctx, s.key)
 	cancel()
-	if err != nil || !s.now().Before(until) {
+	return err == nil && s.adopt(until)
+}
+
+// adopt closes the gate until the end of a window the budget recorded,
+// reporting whether that window has not passed.
+func (s *Site) adopt(until time.Time) bool {
+	if !s.now().Before(until) {
 		return false
 	}
 	s.Block(until)
@@ -365,8 +371,7 @@ func (s *Site) pace(ctx context.Context) (bool, error) {
 		wait, until, err := sr.Reserve(bctx, s.key, s.interval())
 		cancel()
 		if err == nil {
-			if s.now().Before(until) {
-				s.Block(until)
+			if s.adopt(until) {
 				return false, errWindow
 			}
 			return wait > 0, sleepCtx(ctx, wait)
@@ -578,11 +583,7 @@ func (s *Sites) Get(baseURL string, rps float64, conc int) *Site {
 	site := NewSite(rps, conc)
 	if s.budget != nil {
 		site.key, site.budget = key, s.budget
-		ctx, cancel := context.WithTimeout(context.Background(), budgetTimeout)
-		if until, err := s.budget.BlockedUntil(ctx, key); err == nil && site.now().Before(until) {
-			site.Block(until)
-		}
-		cancel()
+		site.sharedWindow(context.Background())
 	}
 	s.sites[key] = site
 	return site

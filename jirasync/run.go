@@ -60,7 +60,7 @@ func wantStatus(a alert.Status, statusFor string, reopen string) (alert.Status, 
 		return a, false
 	}
 	closed := statusFor == string(alert.StatusResolved) || statusFor == string(alert.StatusClosed)
-	open := a == alert.StatusOpen || a == alert.StatusTriaged
+	open := a.Firing()
 	if reopen == config.ReopenOff && closed && open {
 		return a, false
 	}

@@ -145,7 +145,7 @@ func movedElsewhere(cur *alert.Alert, seen []seenAlert) (resolved, back []*alert
 	_ = json.Unmarshal(cur.Context, &c) // a group alert without its listing names nobody
 	listed := map[string]bool{}
 	for _, m := range c.Alerts {
-		listed[m.AlertID] = isFiring(m.Status)
+		listed[m.AlertID] = m.Status.Firing()
 	}
 	for _, sa := range seen {
 		was, ok := listed[sa.a.AlertID]
@@ -303,7 +303,7 @@ func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *gro
 	c := Change{AlertID: id, Actor: actor, Group: gc}
 	old := cur.Status
 	switch {
-	case firing == 0 && (old == alert.StatusOpen || old == alert.StatusTriaged):
+	case firing == 0 && old.Firing():
 		cur.Status = alert.StatusResolved
 		c.OldStatus, c.NewStatus = old, alert.StatusResolved
 	case firing > 0 && old == alert.StatusResolved:

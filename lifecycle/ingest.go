@@ -253,10 +253,11 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAns
 		if err != nil {
 			return res, err
 		}
-		if isFiring(cur.Status) {
+		if cur.Status.Firing() {
 			s.seenInGroup(groups, it)
-		}
-		if isFiring(cur.Status) && a.StateSince.Truncate(time.Microsecond).After(firingSince(cur)) {
+			if !a.StateSince.Truncate(time.Microsecond).After(firingSince(cur)) {
+				return res, nil
+			}
 			// A firing that began after the stored one: the sender resolved
 			// and fired it again between two notifications. Kept, so that a
 			// late copy of the earlier firing's end does not resolve this one.

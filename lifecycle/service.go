@@ -264,7 +264,7 @@ func (s *Service) Update(ctx context.Context, alertID string, p Patch) (*Record,
 			ch.OldStatus, ch.NewStatus = a.Status, *p.Status
 			events = append(events, alert.Event{At: now, Actor: p.Actor, Action: alert.ActionStatusChanged,
 				Detail: fmt.Sprintf("%s → %s", a.Status, *p.Status)})
-			if isFiring(a.Status) != isFiring(*p.Status) {
+			if a.Status.Firing() != p.Status.Firing() {
 				// Not the sender's doing: its next notice decides afresh
 				// (see staleNotice), so a person's resolve yields to the
 				// alert firing on.

@@ -28,7 +28,7 @@ func staleNotice(cur *alert.Alert, resolved bool, at time.Time) bool {
 	// Stored times are whole microseconds.
 	at = at.Truncate(time.Microsecond)
 	switch {
-	case resolved && isFiring(cur.Status):
+	case resolved && cur.Status.Firing():
 		since := firingSince(cur)
 		return !since.IsZero() && at.Before(since)
 	case !resolved && cur.Status == alert.StatusResolved:
@@ -46,5 +46,3 @@ func firingSince(cur *alert.Alert) time.Time {
 	}
 	return cur.CreatedAt.Truncate(time.Microsecond)
 }
-
-func isFiring(s alert.Status) bool { return s == alert.StatusOpen || s == alert.StatusTriaged }

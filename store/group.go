@@ -56,24 +56,10 @@ func (t *tx) GroupMembersAmong(ctx context.Context, groupID string, alertIDs []s
 		for _, id := range alertIDs[:n] {
 			args = append(args, id)
 		}
-		rs, err := t.q.query(ctx, `SELECT alert_id FROM group_members WHERE group_id = ? AND alert_id IN (`+
-			strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, args...)
-		if err != nil {
+		if err := into(out)(t.q.query(ctx, `SELECT alert_id FROM group_members WHERE group_id = ? AND alert_id IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, args...)); err != nil {
 			return nil, fmt.Errorf("members of group %s: %w", groupID, err)
 		}
-		for rs.Next() {
-			var id string
-			if err := rs.Scan(&id); err != nil {
-				rs.Close()
-				return nil, fmt.Errorf("members of group %s: %w", groupID, err)
-			}
-			out[id] = true
-		}
-		if err := rs.Err(); err != nil {
-			rs.Close()
-			return nil, fmt.Errorf("members of group %s: %w", groupID, err)
-		}
-		rs.Close()
 		alertIDs = alertIDs[n:]
 	}
 	return out, nil

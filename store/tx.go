@@ -160,20 +160,8 @@ func (t *tx) InsertAlerts(ctx context.Context, as []*alert.Alert) ([]bool, error
 			a.AlertID, a.ID, string(a.Severity), string(a.Type), string(a.Status), a.Assignee, string(a.Source), string(body)
 		created[i], updated[i], since[i] = micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.StateSince)
 	}
-	rs, err := t.q.query(ctx, insertAlertsPG, ids, rules, sevs, types, statuses, assignees, sources, created, updated, since, bodies)
-	if err != nil {
-		return nil, fmt.Errorf("insert %d alerts: %w", len(as), err)
-	}
-	defer rs.Close()
 	inserted := make(map[string]bool, len(as))
-	for rs.Next() {
-		var id string
-		if err := rs.Scan(&id); err != nil {
-			return nil, fmt.Errorf("insert %d alerts: %w", len(as), err)
-		}
-		inserted[id] = true
-	}
-	if err := rs.Err(); err != nil {
+	if err := into(inserted)(t.q.query(ctx, insertAlertsPG, ids, rules, sevs, types, statuses, assignees, sources, created, updated, since, bodies)); err != nil {
 		return nil, fmt.Errorf("insert %d alerts: %w", len(as), err)
 	}
 	for i, id := range ids {
@@ -182,6 +170,25 @@ func (t *tx) InsertAlerts(ctx context.Context, as []*alert.Alert) ([]bool, error
 		}
 	}
 	return out, nil
+}
+
+// into reads a query's one column into set, closing the rows; a query
+// that failed hands its error through: into(set)(t.q.query(...)).
+func into[T comparable](set map[T]bool) func(rows, error) error {
+	return func(rs rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var v T
+			if err := rs.Scan(&v); err != nil {
+				return err
+			}
+			set[v] = true
+		}
+		return rs.Err()
+	}
 }
 
 const alertColumns = `seq, status, assignee, updated_at, state_since, body`
@@ -584,22 +591,9 @@ func (t *tx) ClaimDeliveries(ctx context.Context, ds []*Delivery, at []time.Time
 	}
 	claimed := map[int64]bool{}
 	if len(ids) > 0 {
-		rs, err := t.q.query(ctx, claimDeliveriesPG, ids, attempts, ats)
-		if err != nil {
+		if err := into(claimed)(t.q.query(ctx, claimDeliveriesPG, ids, attempts, ats)); err != nil {
 			return nil, fmt.Errorf("claim attempts of %d deliveries: %w", len(ids), err)
 		}
-		defer rs.Close()
-		for rs.Next() {
-			var id int64
-			if err := rs.Scan(&id); err != nil {
-				return nil, fmt.Errorf("claim attempts of %d deliveries: %w", len(ids), err)
-			}
-			claimed[id] = true
-		}
-		if err := rs.Err(); err != nil {
-			return nil, fmt.Errorf("claim attempts of %d deliveries: %w", len(ids), err)
-		}
-		rs.Close()
 	}
 	for i, d := range ds {
 		if !t.postgres || n[d.ID] > 1 || len(ds) == 1 {

@@ -43,13 +43,15 @@ func (j *jobsDB) settle(t *testing.T, s *server, what string) {
 }
 
 // faultConfig is the configuration of the exactly-once fault tests: one
-// Jira destination on the sandbox with short timeouts and search lag (the
-// tests shorten the retry schedule too), paced at rps requests per second
-// with concurrency in flight.
-func faultConfig(addr, storage string, sb *sandbox.Sandbox, rps, concurrency int) string {
+// Jira destination at jiraURL (the sandbox, or a front before it) with
+// short timeouts and search lag (the tests shorten the retry schedule
+// too), paced at rps requests per second with concurrency in flight, and
+// no ingest limit to speak of.
+func faultConfig(addr, storage, jiraURL string, rps float64, concurrency int) string {
 	return fmt.Sprintf(`
 server:
   listen: %s
+  ingest_rate_limit: {per_second: 100000, burst: 100000}
   api_tokens: [{name: t, token_env: ALERTBRIDGE_API_TOKEN}]
 storage:
   url: %s
@@ -64,9 +66,9 @@ destinations:
       project: SEC
       timeout: 2s
       search_lag: 1s
-      requests_per_second: %d
+      requests_per_second: %g
       max_concurrency: %d
-`, addr, storage, sb.URL(), sandbox.DefaultUser.Email, rps, concurrency)
+`, addr, storage, jiraURL, sandbox.DefaultUser.Email, rps, concurrency)
 }
 
 // postAlerts posts alerts from..to-1, alertId fmt.Sprintf(idFormat, i),

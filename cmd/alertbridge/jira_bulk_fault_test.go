@@ -54,7 +54,7 @@ func jiraBulkUnderFaults(t *testing.T, driver string, p float64) {
 	addr := freePort(t)
 	storage := testdb.URL(t, driver)
 	// Paced, so that creates queue for the site and share bulk creates.
-	cfg := writeConfig(t, faultConfig(addr, storage, sb, 20, 4))
+	cfg := writeConfig(t, faultConfig(addr, storage, sb.URL(), 20, 4))
 	s := startServer(t, cfg, addr)
 	postAlerts(t, s, "b-%04d", 0, total)
 

@@ -48,7 +48,7 @@ func jiraExactlyOnceUnderFaults(t *testing.T, driver string) {
 	t.Setenv("ALERTBRIDGE_RETRY_BACKOFF", "200ms")
 	addr := freePort(t)
 	storage := testdb.URL(t, driver)
-	cfg := writeConfig(t, faultConfig(addr, storage, sb, 300, 16))
+	cfg := writeConfig(t, faultConfig(addr, storage, sb.URL(), 300, 16))
 
 	post := func(s *server, from, to int) { postAlerts(t, s, "f-%04d", from, to) }
 

@@ -231,27 +231,7 @@ func (fr faultRun) run(t *testing.T) faultResult {
 	reps := make([]*replica, fr.replicas)
 	for i := range reps {
 		addr := freePort(t)
-		reps[i] = &replica{i: i, addr: addr, cfg: writeConfig(t, fmt.Sprintf(`
-server:
-  listen: %s
-  ingest_rate_limit: {per_second: 100000, burst: 100000}
-  api_tokens: [{name: t, token_env: ALERTBRIDGE_API_TOKEN}]
-storage:
-  url: %s
-destinations:
-  - name: sec-jira
-    type: jira
-    jira:
-      url: %s
-      deployment: cloud
-      email: %s
-      token_env: JIRA_TOKEN
-      project: SEC
-      timeout: 2s
-      search_lag: 1s
-      requests_per_second: %g
-      max_concurrency: 32
-`, addr, storageURL, front.url(i), sandbox.DefaultUser.Email, fr.rate))}
+		reps[i] = &replica{i: i, addr: addr, cfg: writeConfig(t, faultConfig(addr, storageURL, front.url(i), fr.rate, 32))}
 	}
 	start := func(r *replica) {
 		mu.Lock()

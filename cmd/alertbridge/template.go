@@ -179,7 +179,7 @@ func parseAlerts(body []byte, now time.Time, grouped bool) ([]*alert.Alert, erro
 
 // rank orders firing alerts before the others.
 func rank(s alert.Status) int {
-	if s == alert.StatusOpen || s == alert.StatusTriaged {
+	if s.Firing() {
 		return 0
 	}
 	return 1
