@@ -229,9 +229,9 @@ func workOf(ws map[string]*groupWork, g *Group, actor string) *groupWork {
 
 // applyGroups brings each group the items touched up to date, in a fixed
 // order so that two transactions lock groups alike.
-func (s *Service) applyGroups(ctx context.Context, tx store.Tx, ws map[string]*groupWork, deliveries *[]*store.Delivery) error {
+func (s *Service) applyGroups(ctx context.Context, tx store.Tx, ws map[string]*groupWork, acc *accepting) error {
 	for _, id := range slices.Sorted(maps.Keys(ws)) {
-		if err := s.applyGroup(ctx, tx, id, ws[id], deliveries); err != nil {
+		if err := s.applyGroup(ctx, tx, id, ws[id], acc); err != nil {
 			return fmt.Errorf("group %s (%s): %w", id, ws[id].g.Key, err)
 		}
 	}
@@ -242,7 +242,7 @@ func (s *Service) applyGroups(ctx context.Context, tx store.Tx, ws map[string]*g
 // standing for it, and when members joined, resolved or fired again, says
 // so in one change: the group resolves when its last member does and fires
 // again with its first.
-func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *groupWork, deliveries *[]*store.Delivery) error {
+func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *groupWork, acc *accepting) error {
 	now, actor := s.now(), w.actor
 	if err := w.joinSeen(ctx, tx, id, now); err != nil {
 		return err
@@ -267,12 +267,12 @@ func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *gro
 		if len(w.joined) == 0 {
 			return nil
 		}
-		return s.createGroup(ctx, tx, id, w, actor, now, deliveries)
+		return s.createGroup(ctx, tx, id, w, actor, now, acc)
 	}
 	if err != nil {
 		return err
 	}
-	if err := s.routeGroup(ctx, tx, id, w.dests, now, deliveries); err != nil {
+	if err := s.routeGroup(ctx, tx, id, w.dests, now, acc); err != nil {
 		return err
 	}
 	if len(w.joined)+len(w.resolved)+len(w.back)+len(w.seenMembers) == 0 {
@@ -325,12 +325,12 @@ func (s *Service) applyGroup(ctx context.Context, tx store.Tx, id string, w *gro
 	if err := tx.AddEvents(ctx, id, events...); err != nil {
 		return err
 	}
-	return s.changed(ctx, tx, c)
+	return acc.changed(ctx, tx, c)
 }
 
 // createGroup stores the alert standing for a group, with its first
 // members, and queues its deliveries.
-func (s *Service) createGroup(ctx context.Context, tx store.Tx, id string, w *groupWork, actor string, now time.Time, deliveries *[]*store.Delivery) error {
+func (s *Service) createGroup(ctx context.Context, tx store.Tx, id string, w *groupWork, actor string, now time.Time, acc *accepting) error {
 	listed, err := tx.ListGroupMembers(ctx, id, MaxGroupListed)
 	if err != nil {
 		return err
@@ -344,7 +344,7 @@ func (s *Service) createGroup(ctx context.Context, tx store.Tx, id string, w *gr
 		Detail: fmt.Sprintf("for %s group %s, with %d alerts", w.g.Sender, w.g.Key, len(w.joined))}); err != nil {
 		return err
 	}
-	return s.routeGroup(ctx, tx, id, w.dests, now, deliveries)
+	return s.routeGroup(ctx, tx, id, w.dests, now, acc)
 }
 
 // NewGroupAlert is the alert standing for group g, as it is first stored:
@@ -361,7 +361,7 @@ func NewGroupAlert(g *Group, listed []*alert.Alert, members, firing int, now tim
 
 // routeGroup queues a delivery of the group to each destination its
 // members routed to that it has none for yet.
-func (s *Service) routeGroup(ctx context.Context, tx store.Tx, id string, dests []string, now time.Time, deliveries *[]*store.Delivery) error {
+func (s *Service) routeGroup(ctx context.Context, tx store.Tx, id string, dests []string, now time.Time, acc *accepting) error {
 	if len(dests) == 0 {
 		return nil
 	}
@@ -372,10 +372,10 @@ func (s *Service) routeGroup(ctx context.Context, tx store.Tx, id string, dests 
 	var added []string
 	for _, name := range dests {
 		if slices.ContainsFunc(have, func(d store.Delivery) bool { return d.Destination == name }) ||
-			slices.ContainsFunc(*deliveries, func(d *store.Delivery) bool { return d.AlertID == id && d.Destination == name }) {
+			slices.ContainsFunc(acc.deliveries, func(d *store.Delivery) bool { return d.AlertID == id && d.Destination == name }) {
 			continue
 		}
-		*deliveries = append(*deliveries, &store.Delivery{AlertID: id, Destination: name, Reason: store.ReasonRouted,
+		acc.deliver(&store.Delivery{AlertID: id, Destination: name, Reason: store.ReasonRouted,
 			State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now})
 		added = append(added, name)
 	}

@@ -81,23 +81,26 @@ type accepting struct {
 	mark, stored int
 }
 
-// acceptingKey finds the accepting of the acceptCalls a context is in.
-// It travels in the context because the group code (group.go) reaches
-// OnChange through Service.changed, whose arguments are the context, the
-// transaction and the change.
-type acceptingKey struct{}
-
-// storeEarlier writes the deliveries of earlier calls before an OnChange
-// hook reads the database: accepted one call after another, each call's
-// deliveries were in by the time the next call ran.
-func (a *accepting) storeEarlier(ctx context.Context, tx store.Tx) error {
-	if a.mark <= a.stored {
+// changed hands a change made while accepting to the OnChange hook, after
+// writing the deliveries of earlier calls: accepted one call after
+// another, each call's deliveries were in by the time the next call ran,
+// and the hook reads the database.
+func (a *accepting) changed(ctx context.Context, tx store.Tx, c Change) error {
+	if a.svc.onChange == nil {
 		return nil
 	}
-	ds := a.deliveries[a.stored:a.mark]
-	a.stored = a.mark
-	return a.svc.q.Enqueue(ctx, tx, ds)
+	if a.mark > a.stored {
+		ds := a.deliveries[a.stored:a.mark]
+		a.stored = a.mark
+		if err := a.svc.q.Enqueue(ctx, tx, ds); err != nil {
+			return err
+		}
+	}
+	return a.svc.onChange(ctx, tx, c)
 }
+
+// deliver queues a delivery made while accepting.
+func (a *accepting) deliver(d *store.Delivery) { a.deliveries = append(a.deliveries, d) }
 
 // acceptCalls accepts the items of several calls in one transaction, with
 // the outcome each call would have had accepted alone, one call after
@@ -113,7 +116,6 @@ func (a *accepting) storeEarlier(ctx context.Context, tx store.Tx) error {
 // hook when earlier calls made some (see storeEarlier).
 func (s *Service) acceptCalls(ctx context.Context, tx store.Tx, calls [][]Item) ([][]Result, error) {
 	acc := &accepting{svc: s}
-	ctx = context.WithValue(ctx, acceptingKey{}, acc)
 	inserted, err := s.insertNew(ctx, tx, calls)
 	if err != nil {
 		return nil, err
@@ -124,7 +126,7 @@ func (s *Service) acceptCalls(ctx context.Context, tx store.Tx, calls [][]Item) 
 		results := make([]Result, len(items))
 		groups := map[string]*groupWork{}
 		for i, it := range items {
-			res, err := s.apply(ctx, tx, it, inserted[c][i], &acc.deliveries, groups)
+			res, err := s.apply(ctx, tx, it, inserted[c][i], acc, groups)
 			if err == nil && it.Truncated != "" {
 				err = tx.AddEvent(ctx, it.Alert.AlertID, alert.Event{At: s.now(), Actor: it.Actor, Action: ActionTruncated, Detail: it.Truncated})
 			}
@@ -133,7 +135,7 @@ func (s *Service) acceptCalls(ctx context.Context, tx store.Tx, calls [][]Item) 
 			}
 			results[i] = res
 		}
-		if err := s.applyGroups(ctx, tx, groups, &acc.deliveries); err != nil {
+		if err := s.applyGroups(ctx, tx, groups, acc); err != nil {
 			return nil, err
 		}
 		out[c] = results
@@ -219,12 +221,12 @@ func insertable(calls [][]Item) [][]bool {
 }
 
 // apply accepts one item inside a group commit.
-func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAnswer, deliveries *[]*store.Delivery, groups map[string]*groupWork) (Result, error) {
+func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAnswer, acc *accepting, groups map[string]*groupWork) (Result, error) {
 	a := it.Alert
 	res := Result{AlertID: a.AlertID}
 	now := s.now()
 	if it.Resolved {
-		res, err := s.applyResolved(ctx, tx, it, now)
+		res, err := s.applyResolved(ctx, tx, it, now, acc)
 		switch {
 		case err != nil || it.Group == nil:
 		case res.Duplicate:
@@ -281,7 +283,7 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAns
 			w.back = append(w.back, a)
 			s.seenInGroup(groups, it)
 		}
-		return res, s.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusOpen, Reopened: true})
+		return res, acc.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusOpen, Reopened: true})
 	}
 	d := route.Route(route.InputOf(a), s.routes())
 	action := alert.ActionRouted
@@ -306,14 +308,14 @@ func (s *Service) apply(ctx context.Context, tx store.Tx, it Item, pre insertAns
 		return res, err
 	}
 	for _, name := range own {
-		*deliveries = append(*deliveries, &store.Delivery{AlertID: a.AlertID, Destination: name, Reason: store.ReasonRouted,
+		acc.deliver(&store.Delivery{AlertID: a.AlertID, Destination: name, Reason: store.ReasonRouted,
 			State: store.DeliveryPending, CreatedAt: now, UpdatedAt: now})
 	}
 	res.Destinations = d.Destinations
 	return res, nil
 }
 
-func (s *Service) applyResolved(ctx context.Context, tx store.Tx, it Item, now time.Time) (Result, error) {
+func (s *Service) applyResolved(ctx context.Context, tx store.Tx, it Item, now time.Time, acc *accepting) (Result, error) {
 	a := it.Alert
 	res := Result{AlertID: a.AlertID, Resolved: true}
 	cur, err := tx.LockAlert(ctx, a.AlertID)
@@ -346,7 +348,7 @@ func (s *Service) applyResolved(ctx context.Context, tx store.Tx, it Item, now t
 	if err := tx.AddEvent(ctx, a.AlertID, alert.Event{At: now, Actor: it.Actor, Action: alert.ActionStatusChanged, Detail: detail}); err != nil {
 		return res, err
 	}
-	return res, s.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusResolved})
+	return res, acc.changed(ctx, tx, Change{AlertID: a.AlertID, Actor: it.Actor, OldStatus: old, NewStatus: alert.StatusResolved})
 }
 
 // appendNew appends the names list does not hold yet.

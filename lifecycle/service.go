@@ -104,11 +104,6 @@ func (s *Service) changed(ctx context.Context, tx store.Tx, c Change) error {
 	if s.onChange == nil {
 		return nil
 	}
-	if acc, ok := ctx.Value(acceptingKey{}).(*accepting); ok && acc.svc == s {
-		if err := acc.storeEarlier(ctx, tx); err != nil {
-			return err
-		}
-	}
 	return s.onChange(ctx, tx, c)
 }
 
